@@ -1,0 +1,50 @@
+using System.Text.Json.Serialization;
+
+namespace TenantInvitations.Api;
+
+/// <summary>The wrapper around every JSON response: success flags, an error, and the value.</summary>
+internal sealed record Envelope<T>
+{
+    [JsonPropertyOrder(0)] public required bool IsSuccess { get; init; }
+    [JsonPropertyOrder(1)] public bool IsFailure => !IsSuccess;
+    [JsonPropertyOrder(2)] public ApiError? Error { get; init; }
+    [JsonPropertyOrder(3)] public T? Value { get; init; }
+}
+
+/// <summary>The wrapper of every failed response. Its value is always null.</summary>
+internal sealed record ErrorEnvelope
+{
+    [JsonPropertyOrder(0)] public bool IsSuccess => false;
+    [JsonPropertyOrder(1)] public bool IsFailure => true;
+    [JsonPropertyOrder(2)] public required ApiError Error { get; init; }
+    [JsonPropertyOrder(3)] public object? Value => null;
+}
+
+/// <summary>Error information returned when the operation fails.</summary>
+internal sealed record ApiError(ErrorCode Code, string Message, IReadOnlyList<string> Info);
+
+internal enum ErrorCode
+{
+    ValidationError,
+    Unauthorized,
+    Forbidden,
+    EmailMismatch,
+    NotFound,
+    MethodNotAllowed,
+    InvitationNotPending,
+    AlreadyInvited,
+    AlreadyMember,
+    LastOwner,
+    InvitationExpired,
+    InvitationSuperseded,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    InternalError,
+    ServiceUnavailable,
+}
+
+internal static class Envelope
+{
+    public static Envelope<T> Of<T>(T value) => new() { IsSuccess = true, Value = value };
+}

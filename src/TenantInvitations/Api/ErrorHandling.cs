@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+using TenantInvitations.Data;
+
+namespace TenantInvitations.Api;
+
+// The one place where whatever is not a handler's own answer becomes an envelope:
+// binding failures, unknown routes, wrong methods, database outages and the unexpected.
+internal static partial class ErrorHandling
+{
+    public static void UseEnvelopeErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = WriteExceptionAsync,
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
+        });
+        app.UseStatusCodePages(context => WriteStatusCodeAsync(context.HttpContext));
+    }
+
+    private static Task WriteExceptionAsync(HttpContext http)
+    {
+        var exception = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        return exception switch
+        {
+            BadHttpRequestException bad => FromBadRequest(bad).ExecuteAsync(http),
+            not null when Storage.IsUnavailable(exception) => new Failure(StatusCodes.Status503ServiceUnavailable,
+                new ApiError(ErrorCode.ServiceUnavailable, "The database is unavailable. Try again shortly.", []),
+                TimeSpan.FromSeconds(5)).ExecuteAsync(http),
+            _ => WriteInternalErrorAsync(http),
+        };
+    }
+
+    private static Task WriteInternalErrorAsync(HttpContext http)
+    {
+        var traceId = Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
+        http.Response.Headers["X-Trace-Id"] = traceId;
+        return Failure.WriteAsync(http, StatusCodes.Status500InternalServerError, new ApiError(ErrorCode.InternalError,
+            "An unexpected error occurred.", [$"Quote trace id {traceId} when reporting this."]));
+    }
+
+    private static Task WriteStatusCodeAsync(HttpContext http)
+    {
+        var status = http.Response.StatusCode;
+        var error = status switch
+        {
+            404 => new ApiError(ErrorCode.NotFound, "No endpoint matches this path.", []),
+            405 => new ApiError(ErrorCode.MethodNotAllowed, "This path does not accept this HTTP method.", []),
+            413 => new ApiError(ErrorCode.PayloadTooLarge, "The request body is too large.", []),
+            415 => new ApiError(ErrorCode.UnsupportedMediaType, "Send the body as JSON with 'Content-Type: application/json'.", []),
+            >= 500 => new ApiError(ErrorCode.InternalError, "An unexpected error occurred.", []),
+            _ => new ApiError(ErrorCode.ValidationError, "The request could not be processed.", []),
+        };
+        return Failure.WriteAsync(http, status, error);
+    }
+
+    // Minimal APIs report binding problems as BadHttpRequestException; turn each into a message a caller can act on,
+    // without echoing the (possibly huge) value that was sent.
+    public static Failure FromBadRequest(BadHttpRequestException exception)
+    {
+        if (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return new Failure(413, new ApiError(ErrorCode.PayloadTooLarge, "The request body is too large.", []));
+        }
+        if (exception.StatusCode == StatusCodes.Status415UnsupportedMediaType)
+        {
+            return new Failure(415, new ApiError(ErrorCode.UnsupportedMediaType,
+                "Send the body as JSON with 'Content-Type: application/json'.", []));
+        }
+        var parameter = ParameterName().Match(exception.Message) is { Success: true } match ? match.Groups["name"].Value : null;
+        var problem = exception.Message switch
+        {
+            _ when exception.InnerException is JsonException json => JsonProblem(json),
+            var m when m.StartsWith("Failed to read parameter", StringComparison.Ordinal) => "The request body is not valid JSON.",
+            var m when m.StartsWith("Implicit body inferred", StringComparison.Ordinal) || m.Contains("from the request body", StringComparison.Ordinal) =>
+                "A JSON request body is required.",
+            var m when m.StartsWith("Required parameter", StringComparison.Ordinal) => $"The {parameter} parameter is required.",
+            var m when m.StartsWith("Failed to bind parameter", StringComparison.Ordinal) => ExpectedValue(parameter, m),
+            _ => "The request is malformed.",
+        };
+        return Failure.Validation(problem);
+    }
+
+    private static string JsonProblem(JsonException json) => json.Path is { Length: > 1 } path
+        ? $"The request body is not valid JSON, or the field at {path} has the wrong type or value."
+        : "The request body is not valid JSON.";
+
+    private static string ExpectedValue(string? parameter, string message)
+    {
+        var type = ParameterType().Match(message) is { Success: true } match ? match.Groups["type"].Value : "";
+        return type switch
+        {
+            "long" or "Int64" when parameter is "id" or "tenantId" => $"The {parameter} must be a whole number from 1 to {long.MaxValue}.",
+            "long" or "int" or "Int64" or "Int32" or "int?" or "long?" => $"The {parameter} parameter must be a whole number.",
+            _ => $"The {parameter} parameter has an invalid value.",
+        };
+    }
+
+    [GeneratedRegex("parameter \"(?<type>\\S+) (?<name>\\w+)\"")]
+    private static partial Regex ParameterName();
+
+    [GeneratedRegex("parameter \"(?<type>[^\"\\s]+) ")]
+    private static partial Regex ParameterType();
+}

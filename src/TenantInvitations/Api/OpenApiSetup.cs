@@ -1,0 +1,72 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace TenantInvitations.Api;
+
+internal static class OpenApiSetup
+{
+    private static readonly Dictionary<string, string> ErrorDescriptions = new()
+    {
+        ["400"] = "ValidationError: a parameter or body field is missing, malformed or out of range; `info` lists each problem.",
+        ["401"] = "Unauthorized: the bearer token is missing, invalid or expired.",
+        ["403"] = "Forbidden: the caller may not do this in this tenant (EmailMismatch on accept: the invitation is for another email).",
+        ["404"] = "NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too).",
+        ["409"] = "InvitationNotPending (`info` names the status), AlreadyInvited (`info` gives the pending id), AlreadyMember or LastOwner.",
+        ["410"] = "InvitationExpired or InvitationSuperseded: the token is real, but it expired or a later resend replaced it.",
+        ["429"] = "RateLimited: a cooldown or quota was hit; the `Retry-After` header gives the seconds to wait.",
+    };
+
+    public static void AddInvitationOpenApi(this IServiceCollection services) => services.AddOpenApi(options =>
+    {
+        // Component names must match ^[a-zA-Z0-9.\-_]+$ for client generators: EnvelopeOfUserInvitationModel[] becomes ...ModelList.
+        options.CreateSchemaReferenceId = type =>
+            OpenApiOptions.CreateDefaultSchemaReferenceId(type)?.Replace("[]", "List", StringComparison.Ordinal);
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info = new OpenApiInfo
+            {
+                Title = "TenantInvitations",
+                Version = "v1",
+                Description = "Invite people into tenants by email. Every response, success or failure, is the envelope "
+                    + "`{isSuccess, isFailure, error, value}`; errors carry `error.code`, `error.message` and `error.info`. "
+                    + "Every endpoint may also answer 500 InternalError (with an `X-Trace-Id` header) and 503 ServiceUnavailable (with `Retry-After`).",
+            };
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["Bearer"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A JWT from your OIDC provider, or one minted by the `token` command when Auth:SigningKey is used.",
+            };
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            if (!metadata.OfType<IAllowAnonymous>().Any())
+            {
+                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", context.Document)] = [] }];
+            }
+            foreach (var (status, response) in operation.Responses ?? [])
+            {
+                if (ErrorDescriptions.TryGetValue(status, out var description) && response is OpenApiResponse concrete)
+                {
+                    concrete.Description = description;
+                }
+            }
+            return Task.CompletedTask;
+        });
+    });
+
+    public static TBuilder ProducesFailures<TBuilder>(this TBuilder builder, params int[] statusCodes) where TBuilder : IEndpointConventionBuilder
+    {
+        foreach (var statusCode in statusCodes)
+        {
+            builder.WithMetadata(new ProducesResponseTypeMetadata(statusCode, typeof(ErrorEnvelope), ["application/json"]));
+        }
+        return builder;
+    }
+}

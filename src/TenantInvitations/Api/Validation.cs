@@ -1,0 +1,68 @@
+using System.Net.Mail;
+using System.Text.RegularExpressions;
+
+namespace TenantInvitations;
+
+internal static partial class EmailAddress
+{
+    public static string Normalize(string email) => email.Trim().ToLowerInvariant();
+
+    /// <summary>A single bare address (no display name), short enough for SMTP, with nothing that could break a mail header.</summary>
+    public static string? Problem(string? email, string field)
+    {
+        if (string.IsNullOrWhiteSpace(email))
+        {
+            return $"The {field} field is required.";
+        }
+        if (email.Length > Limits.Email)
+        {
+            return $"The {field} field must be at most {Limits.Email} characters.";
+        }
+        if (Text.HasControlCharacters(email) || email.Trim().Any(char.IsWhiteSpace))
+        {
+            return $"The {field} field must not contain spaces, line breaks or control characters.";
+        }
+        var trimmed = email.Trim();
+        return MailAddress.TryCreate(trimmed, out var parsed) && parsed.Address == trimmed && BareAddress().IsMatch(trimmed)
+            ? null
+            : $"The {field} field must be a valid email address, such as someone@example.com.";
+    }
+
+    [GeneratedRegex(@"^[^@<>""(),;:\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")]
+    private static partial Regex BareAddress();
+
+    /// <summary>Shows enough of an address for its owner to recognise it: j***@example.com.</summary>
+    public static string Mask(string email)
+    {
+        var at = email.LastIndexOf('@');
+        return at <= 0 ? "***" : $"{email[0]}***{email[at..]}";
+    }
+}
+
+internal static partial class Text
+{
+    /// <summary>Control characters (line breaks only where allowed) and lone surrogates have no place in names or addresses.</summary>
+    public static bool HasControlCharacters(string value, bool allowLineBreaks = false)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            if (char.IsSurrogate(c) || (char.IsControl(c) && !(allowLineBreaks && c is '\n' or '\r' or '\t')))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A BCP 47 language tag such as en, de or pt-BR.</summary>
+    public static bool IsLocale(string value) => value.Length <= Limits.Locale && LocaleTag().IsMatch(value);
+
+    [GeneratedRegex("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+    private static partial Regex LocaleTag();
+}

@@ -1,0 +1,78 @@
+using Microsoft.EntityFrameworkCore;
+using TenantInvitations.Api;
+using TenantInvitations.Data;
+using TenantInvitations.Members;
+
+namespace TenantInvitations.Auth;
+
+internal static class TenantAdmin
+{
+    // Every tenant-admin endpoint lives in such a group: Owners and Admins of the tenant, and platform admins.
+    public static RouteGroupBuilder MapTenantAdminGroup(this IEndpointRouteBuilder app, string prefix) =>
+        app.MapGroup(prefix).RequireTenantRole(managersOnly: true);
+
+    // Applies resend rules 1 and 2 in order, for any endpoint under a tenant: ids first (400), then the bearer (401),
+    // then the caller's role, read from the database on every request so a removed admin loses access at once (403).
+    // A platform admin naming a tenant that does not exist gets 404.
+    public static TBuilder RequireTenantRole<TBuilder>(this TBuilder builder, bool managersOnly) where TBuilder : IEndpointConventionBuilder
+    {
+        builder.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var problems = PositiveIds.Problems(http);
+            if (problems.Count > 0)
+            {
+                return Failure.Validation(problems);
+            }
+            var caller = Caller.From(http);
+            if (!caller.IsAuthenticated)
+            {
+                return TypedResults.Challenge();
+            }
+            var db = http.RequestServices.GetRequiredService<AppDbContext>();
+            var role = await FindRoleAsync(db, caller, http.RequestAborted);
+            if (!caller.IsPlatformAdmin && (managersOnly ? !Membership.IsManager(role) : role is null))
+            {
+                return Failure.Forbidden(managersOnly ? "You may not manage invitations in this tenant." : "You are not a member of this tenant.");
+            }
+            if (role is null && !await db.Tenants.AnyAsync(t => t.Id == db.TenantId, http.RequestAborted))
+            {
+                return Failure.NotFound("The tenant");
+            }
+            http.Features.Set(caller with { Role = role });
+            return await next(context);
+        });
+        builder.ProducesFailures(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
+        return builder;
+    }
+
+    // The caller's role in the context's tenant, matching by sub, or by verified email for a user not yet linked to a sign-in.
+    public static Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    {
+        var email = caller.NormalizedEmail;
+        return db.Memberships
+            .Where(m => m.User.Subject == caller.Subject || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
+            .Select(m => (MemberRole?)m.Role)
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+}
+
+// Resend rule 1, for every endpoint: a tenantId or id that is not a positive integer is a validation error.
+internal static class PositiveIds
+{
+    public static List<string> Problems(HttpContext http)
+    {
+        var problems = new List<string>();
+        Check(http.GetRouteValue("tenantId") as string, "tenantId", problems);
+        Check(http.GetRouteValue("id") as string ?? (http.Request.Query.TryGetValue("id", out var id) ? id.ToString() : null), "id", problems);
+        return problems;
+    }
+
+    private static void Check(string? value, string name, List<string> problems)
+    {
+        if (value is not null && !(long.TryParse(value, out var parsed) && parsed > 0))
+        {
+            problems.Add($"The {name} must be a whole number from 1 to {long.MaxValue}.");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using TenantInvitations.Audit;
+using TenantInvitations.Email;
+using TenantInvitations.Invitations;
+using TenantInvitations.Members;
+using TenantInvitations.Tenants;
+
+namespace TenantInvitations.Data;
+
+// One model for every provider; each provider has a small subclass that owns its migrations.
+internal abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
+{
+    // The tenant of the current request (0 outside one). Set by the scoped factory on every rent, so it never leaks through the pool.
+    public long TenantId { get; set; }
+
+    public DbSet<Tenant> Tenants => Set<Tenant>();
+    public DbSet<User> Users => Set<User>();
+    public DbSet<Membership> Memberships => Set<Membership>();
+    public DbSet<Invitation> Invitations => Set<Invitation>();
+    public DbSet<SupersededToken> SupersededTokens => Set<SupersededToken>();
+    public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<IdBlock> IdBlocks => Set<IdBlock>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.ApplyConfiguration(new TenantConfiguration());
+        model.ApplyConfiguration(new UserConfiguration());
+        model.ApplyConfiguration(new MembershipConfiguration());
+        model.ApplyConfiguration(new InvitationConfiguration());
+        model.ApplyConfiguration(new SupersededTokenConfiguration());
+        model.ApplyConfiguration(new OutboxMessageConfiguration());
+        model.ApplyConfiguration(new AuditEventConfiguration());
+        model.ApplyConfiguration(new IdBlockConfiguration());
+
+        // Tenant isolation lives in the model: tenant-owned rows are only visible inside their tenant.
+        // The invitee token endpoints and the dispatcher opt out explicitly with IgnoreQueryFilters.
+        model.Entity<Invitation>().HasQueryFilter(i => i.TenantId == TenantId);
+        model.Entity<Membership>().HasQueryFilter(m => m.TenantId == TenantId);
+        model.Entity<OutboxMessage>().HasQueryFilter(m => m.TenantId == TenantId);
+        model.Entity<AuditEvent>().HasQueryFilter(a => a.TenantId == TenantId);
+    }
+}
+
+internal sealed class ContextFactory<TContext>(IDbContextFactory<TContext> provider) : IDbContextFactory<AppDbContext>
+    where TContext : AppDbContext
+{
+    public AppDbContext CreateDbContext() => provider.CreateDbContext();
+}

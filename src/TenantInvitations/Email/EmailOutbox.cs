@@ -1,0 +1,43 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+using TenantInvitations.Data;
+using TenantInvitations.Invitations;
+
+namespace TenantInvitations.Email;
+
+// Makes the outbox row for an invitation's email. The token travels encrypted, and is erased once the email is out.
+internal sealed class EmailOutbox(IdGenerator ids, IDataProtectionProvider protection, IOptions<AppOptions> app, OutboxSignal signal)
+{
+    private readonly IDataProtector protector = protection.CreateProtector("TenantInvitations.Outbox.InvitationToken");
+
+    public async ValueTask<OutboxMessage> NewMessageAsync(long invitationId, long tenantId, string token, DateTime now, CancellationToken cancellationToken) =>
+        OutboxMessage.ForInvitation(await ids.NextAsync(cancellationToken), invitationId, tenantId, protector.Protect(token), app.Value.BaseUri.Host, now);
+
+    public string UnprotectToken(string protectedToken) => protector.Unprotect(protectedToken);
+
+    // Call after the transaction that queued a message has committed.
+    public void Committed() => signal.Notify();
+}
+
+// Wakes the dispatcher as soon as a message is committed, so it need not poll to be prompt.
+internal sealed class OutboxSignal
+{
+    private readonly Channel<bool> channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Notify() => channel.Writer.TryWrite(true);
+
+    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        try
+        {
+            await channel.Reader.ReadAsync(timer.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // the poll interval passed with nothing new
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using TenantInvitations.Email;
+using TenantInvitations.Members;
+using TenantInvitations.Tenants;
+
+namespace TenantInvitations.Invitations;
+
+/// <summary>Expired is never stored: it is a Pending invitation read after its expiry.</summary>
+internal enum InvitationStatus { Pending, Accepted, Declined, Revoked, Expired }
+
+internal sealed class Invitation
+{
+    private static readonly TimeSpan Day = TimeSpan.FromDays(1);
+
+    public long Id { get; init; }
+    public long TenantId { get; init; }
+    public required string Email { get; init; }
+    public required string NormalizedEmail { get; init; }
+    public MemberRole Role { get; init; }
+    public InvitationStatus Status { get; private set; }
+    public required byte[] TokenHash { get; set; }
+    public int ValidityDays { get; init; }
+    public string? Message { get; init; }
+    public required string Locale { get; init; }
+    public required string InvitedBy { get; init; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime ExpiresAt { get; private set; }
+    public DateTime LastSentAt { get; private set; }
+    public int SendCount { get; private set; }
+    // The most recent send times, enough to apply the daily cap over any 24 hours.
+    public List<DateTime> RecentSends { get; private set; } = [];
+    public DateTime? AcceptedAt { get; private set; }
+    public DateTime? DeclinedAt { get; private set; }
+    public DateTime? RevokedAt { get; private set; }
+    public long? AcceptedUserId { get; private set; }
+    // Bumped by every state change; the concurrency token that lets exactly one racing change win.
+    public int Version { get; private set; }
+
+    public long DeliveryMessageId { get; private set; }
+    public DeliveryStatus DeliveryStatus { get; private set; }
+    public int DeliveryAttempts { get; private set; }
+    public DateTime? DeliveryLastAttemptAt { get; private set; }
+    public string? DeliveryLastError { get; private set; }
+
+    public static Invitation Create(long id, Tenant tenant, string email, MemberRole role, int validityDays,
+        string? message, string locale, string invitedBy, byte[] tokenHash, long messageId, DateTime now) => new()
+    {
+        Id = id,
+        TenantId = tenant.Id,
+        Email = email,
+        NormalizedEmail = EmailAddress.Normalize(email),
+        Role = role,
+        Status = InvitationStatus.Pending,
+        TokenHash = tokenHash,
+        ValidityDays = validityDays,
+        Message = message,
+        Locale = locale,
+        InvitedBy = invitedBy,
+        CreatedAt = now,
+        ExpiresAt = now.AddDays(validityDays),
+        LastSentAt = now,
+        SendCount = 1,
+        RecentSends = [now],
+        DeliveryMessageId = messageId,
+        DeliveryStatus = DeliveryStatus.Queued,
+    };
+
+    public InvitationStatus StatusAt(DateTime now) =>
+        Status == InvitationStatus.Pending && now >= ExpiresAt ? InvitationStatus.Expired : Status;
+
+    /// <summary>Rules 4 and 5 of resend: only pending (or expired) invitations, outside the cooldown and the daily cap.</summary>
+    public Outcome CanResend(DateTime now, TimeSpan cooldown, int maxSendsPerDay)
+    {
+        if (Status != InvitationStatus.Pending)
+        {
+            return Outcome.NotPending(Status);
+        }
+        var wait = LastSentAt + cooldown - now;
+        var window = SendsWithinDay(now);
+        if (window.Count >= maxSendsPerDay)
+        {
+            // The cap frees up when enough of the oldest sends leave the 24-hour window.
+            var freesAt = window[window.Count - maxSendsPerDay] + Day;
+            wait = freesAt - now > wait ? freesAt - now : wait;
+            return Outcome.RateLimited(wait, $"This invitation was already sent {window.Count} times in the last 24 hours.");
+        }
+        return wait > TimeSpan.Zero
+            ? Outcome.RateLimited(wait, "This invitation was sent moments ago; wait for the cooldown to pass.")
+            : Outcome.Ok;
+    }
+
+    /// <summary>Rule 6 of resend: a new token, a new expiry, one more send, and a freshly queued email.</summary>
+    public void Resend(byte[] newTokenHash, long messageId, DateTime now, int maxSendsPerDay)
+    {
+        TokenHash = newTokenHash;
+        ExpiresAt = now.AddDays(ValidityDays);
+        SendCount++;
+        LastSentAt = now;
+        RecentSends = [.. SendsWithinDay(now).TakeLast(Math.Max(0, maxSendsPerDay - 1)), now];
+        QueueDelivery(messageId);
+        Version++;
+    }
+
+    /// <summary>Accepting or declining needs the current token of a pending, unexpired invitation.</summary>
+    public Outcome CanRespond(DateTime now) => StatusAt(now) switch
+    {
+        InvitationStatus.Pending => Outcome.Ok,
+        InvitationStatus.Expired => Outcome.Expired,
+        var status => Outcome.NotPending(status),
+    };
+
+    public void Accept(long userId, DateTime now)
+    {
+        Status = InvitationStatus.Accepted;
+        AcceptedAt = now;
+        AcceptedUserId = userId;
+        Version++;
+    }
+
+    public void Decline(DateTime now)
+    {
+        Status = InvitationStatus.Declined;
+        DeclinedAt = now;
+        Version++;
+    }
+
+    public Outcome CanRevoke() => Status == InvitationStatus.Pending ? Outcome.Ok : Outcome.NotPending(Status);
+
+    public void Revoke(DateTime now)
+    {
+        Status = InvitationStatus.Revoked;
+        RevokedAt = now;
+        Version++;
+    }
+
+    private void QueueDelivery(long messageId)
+    {
+        DeliveryMessageId = messageId;
+        DeliveryStatus = DeliveryStatus.Queued;
+        DeliveryAttempts = 0;
+        DeliveryLastAttemptAt = null;
+        DeliveryLastError = null;
+    }
+
+    private List<DateTime> SendsWithinDay(DateTime now) => RecentSends.Where(t => t > now - Day).Order().ToList();
+}
+
+internal sealed class InvitationConfiguration : IEntityTypeConfiguration<Invitation>
+{
+    public void Configure(EntityTypeBuilder<Invitation> invitation)
+    {
+        invitation.Property(i => i.Id).ValueGeneratedNever();
+        invitation.Property(i => i.Email).HasMaxLength(Limits.Email);
+        invitation.Property(i => i.NormalizedEmail).HasMaxLength(Limits.Email);
+        invitation.Property(i => i.Role).HasConversion<string>().HasMaxLength(16);
+        invitation.Property(i => i.Status).HasConversion<string>().HasMaxLength(16);
+        invitation.Property(i => i.DeliveryStatus).HasConversion<string>().HasMaxLength(16);
+        invitation.Property(i => i.TokenHash).HasMaxLength(32);
+        invitation.Property(i => i.Message).HasMaxLength(Limits.Message);
+        invitation.Property(i => i.Locale).HasMaxLength(Limits.Locale);
+        invitation.Property(i => i.InvitedBy).HasMaxLength(Limits.Email);
+        invitation.Property(i => i.DeliveryLastError).HasMaxLength(OutboxMessage.MaxErrorLength);
+        invitation.Property(i => i.Version).IsConcurrencyToken();
+        invitation.HasOne<Tenant>().WithMany().HasForeignKey(i => i.TenantId);
+        invitation.HasIndex(i => i.TokenHash).IsUnique();
+        // At most one pending invitation per address in a tenant; emails are stored normalized, so this is case-insensitive.
+        invitation.HasIndex(i => new { i.TenantId, i.NormalizedEmail }).IsUnique()
+            .HasFilter("status = 'Pending'").HasDatabaseName("ux_invitations_one_pending_per_email");
+        // Serves the list: newest first within a tenant, keyset on (created_at, id).
+        invitation.HasIndex(i => new { i.TenantId, i.CreatedAt, i.Id }).IsDescending(false, true, true);
+    }
+}
+
+/// <summary>A token replaced by a resend. It is kept (as a hash) so it can answer InvitationSuperseded.</summary>
+internal sealed class SupersededToken
+{
+    public required byte[] Hash { get; init; }
+    public long InvitationId { get; init; }
+    public DateTime SupersededAt { get; init; }
+}
+
+internal sealed class SupersededTokenConfiguration : IEntityTypeConfiguration<SupersededToken>
+{
+    public void Configure(EntityTypeBuilder<SupersededToken> token)
+    {
+        token.HasKey(t => t.Hash);
+        token.Property(t => t.Hash).HasMaxLength(32);
+        token.HasOne<Invitation>().WithMany().HasForeignKey(t => t.InvitationId);
+    }
+}

@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TenantInvitations.Invitations;
+
+internal sealed class InvitationOptions
+{
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ErrorMessage = "Invitations:ResendCooldown must be between 00:00:00 and 1.00:00:00.")]
+    public TimeSpan ResendCooldown { get; set; } = TimeSpan.FromMinutes(1);
+
+    [Range(1, 100, ErrorMessage = "Invitations:MaxSendsPerDay must be from 1 to 100.")]
+    public int MaxSendsPerDay { get; set; } = 5;
+
+    [Range(1, Limits.MaxValidityDays, ErrorMessage = "Invitations:DefaultValidityDays must be from 1 to 30.")]
+    public int DefaultValidityDays { get; set; } = 7;
+
+    public bool RequireSignedInAccept { get; set; }
+}
+
+internal sealed class AppOptions
+{
+    [Required(ErrorMessage = "App:PublicBaseUrl is required outside Development: it is the base of the links in emails.")]
+    [Url(ErrorMessage = "App:PublicBaseUrl must be an absolute http(s) URL, such as https://invitations.example.com.")]
+    public string? PublicBaseUrl { get; set; }
+
+    public Uri BaseUri => new(PublicBaseUrl!.TrimEnd('/') + "/");
+
+    public string AcceptLink(string token) => new Uri(BaseUri, $"accept?token={Uri.EscapeDataString(token)}").ToString();
+}

@@ -1,0 +1,165 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TenantInvitations.Api;
+using TenantInvitations.Audit;
+using TenantInvitations.Auth;
+using TenantInvitations.Data;
+using TenantInvitations.Email;
+using TenantInvitations.Members;
+using TenantInvitations.Tenants;
+
+namespace TenantInvitations.Invitations;
+
+internal static class InvitationsApi
+{
+    public static void MapInvitations(this IEndpointRouteBuilder app)
+    {
+        var invitations = app.MapTenantAdminGroup("/tenant/{tenantId}/admin/user/invitation").WithTags("Invitations");
+        invitations.MapGet("", ListInvitations).WithName("ListInvitations").ProducesFailures(404)
+            .WithSummary("Lists invitations, newest first")
+            .WithDescription("Filters by status (Expired means Pending past its expiry) and by exact email. The next page is linked in a `Link: <…>; rel=\"next\"` header; `after` is that opaque cursor.");
+        invitations.MapGet("/{id}", GetInvitation).WithName("GetInvitation").ProducesFailures(404)
+            .WithSummary("Gets one invitation");
+        invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409)
+            .WithSummary("Invites someone by email")
+            .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member.");
+        invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429)
+            .WithSummary("Resends an invitation")
+            .WithDescription(ResendInvitation.Description);
+        invitations.MapPut("/revoke", RevokeInvitation).WithName("RevokeInvitation").ProducesFailures(404, 409)
+            .WithSummary("Revokes a pending invitation; its link stops working");
+
+        // The seed's own example calls this path; it is the same handler behind the same checks.
+        app.MapTenantAdminGroup("/api/tenant/{tenantId}").WithTags("Invitations")
+            .MapPut("/invitations/resend", ResendInvitation.Handle).WithName("ResendInvitationSeedPath").ProducesFailures(404, 409, 429)
+            .WithSummary("Resends an invitation (the seed's path)")
+            .WithDescription(ResendInvitation.Description);
+    }
+
+    private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> ListInvitations(
+        long tenantId, InvitationStatus? status, string? email, string? after, int? limit,
+        HttpContext http, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var page = Page.Parse(limit, after, problems);
+        if (status is { } s && !Enum.IsDefined(s))
+        {
+            problems.Add($"The status must be one of {string.Join(", ", Enum.GetNames<InvitationStatus>())}.");
+        }
+        if (email is { Length: > Limits.Email })
+        {
+            problems.Add($"The email filter must be at most {Limits.Email} characters.");
+        }
+        if (problems.Count > 0)
+        {
+            return Failure.Validation(problems);
+        }
+        var now = clock.UtcNow();
+        var query = db.Invitations.AsNoTracking();
+        query = status switch
+        {
+            null => query,
+            InvitationStatus.Pending => query.Where(i => i.Status == InvitationStatus.Pending && i.ExpiresAt > now),
+            InvitationStatus.Expired => query.Where(i => i.Status == InvitationStatus.Pending && i.ExpiresAt <= now),
+            var stored => query.Where(i => i.Status == stored),
+        };
+        if (email is not null)
+        {
+            var normalized = EmailAddress.Normalize(email);
+            query = query.Where(i => i.NormalizedEmail == normalized);
+        }
+        if (page.After is { } cursor)
+        {
+            query = query.Where(i => i.CreatedAt < cursor.At || (i.CreatedAt == cursor.At && i.Id < cursor.Id));
+        }
+        var rows = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
+        return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel(now)).ToArray());
+    }
+
+    private static async Task<Results<Ok<Envelope<UserInvitationModel>>, Failure>> GetInvitation(
+        long tenantId, long id, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var invitation = await db.Invitations.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, cancellationToken);
+        return invitation is null ? Failure.NotFound("The invitation") : ApiResults.Ok(invitation.ToModel(clock.UtcNow()));
+    }
+
+    private static async Task<Results<Created<Envelope<UserInvitationModel[]>>, Failure>> CreateInvitation(
+        long tenantId, CreateInvitationRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
+        IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var problems = InvitationRules.Validate(request);
+        if (problems.Count > 0)
+        {
+            return Failure.Validation(problems);
+        }
+        var role = request.Role ?? MemberRole.Member;
+        if (role == MemberRole.Owner && !caller.CanManageOwners)
+        {
+            return Failure.Forbidden("Only an Owner may invite an Owner.");
+        }
+        var normalized = EmailAddress.Normalize(request.Email!);
+        var found = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => new
+        {
+            Tenant = t,
+            IsMember = db.Memberships.Any(m => m.User.NormalizedEmail == normalized),
+            PendingId = db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending).Select(i => (long?)i.Id).FirstOrDefault(),
+        }).FirstOrDefaultAsync(cancellationToken);
+        if (found is null)
+        {
+            return Failure.NotFound("The tenant");
+        }
+        if (found.Tenant.RejectsDomainOf(normalized))
+        {
+            return Failure.Validation($"This tenant only invites addresses at: {string.Join(", ", found.Tenant.AllowedEmailDomains)}.");
+        }
+        if (found.IsMember)
+        {
+            return InvitationRules.AlreadyMember();
+        }
+        if (found.PendingId is { } pendingId)
+        {
+            return InvitationRules.AlreadyInvited(pendingId);
+        }
+
+        var now = clock.UtcNow();
+        var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
+        var invitation = await InvitationRules.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
+            request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException exception) when (Storage.IsUniqueViolation(exception))
+        {
+            // Another request invited the same address a moment ago; the partial unique index decided.
+            db.ChangeTracker.Clear();
+            var winner = await db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending)
+                .Select(i => i.Id).FirstOrDefaultAsync(cancellationToken);
+            return InvitationRules.AlreadyInvited(winner);
+        }
+        outbox.Committed();
+        return TypedResults.Created($"/tenant/{tenantId}/admin/user/invitation/{invitation.Id}", Envelope.Of(new[] { invitation.ToModel(now) }));
+    }
+
+    private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> RevokeInvitation(
+        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken) =>
+        await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>
+        {
+            db.ChangeTracker.Clear();
+            var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.Id == id, ct);
+            if (invitation is null)
+            {
+                return Failure.NotFound("The invitation");
+            }
+            if (invitation.CanRevoke() is { IsOk: false } refused)
+            {
+                return refused.ToFailure();
+            }
+            var now = clock.UtcNow();
+            invitation.Revoke(now);
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.revoked", tenantId, "invitation", id, now));
+            await db.SaveChangesAsync(ct);
+            return ApiResults.Ok(new[] { invitation.ToModel(now) });
+        }, cancellationToken);
+}

@@ -1,0 +1,59 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TenantInvitations.Api;
+using TenantInvitations.Audit;
+using TenantInvitations.Auth;
+using TenantInvitations.Data;
+using TenantInvitations.Email;
+
+namespace TenantInvitations.Invitations;
+
+// The seed endpoint: PUT /tenant/{tenantId}/admin/user/invitation/resend?id=N. Rules 1 and 2 run in the group filter.
+internal static class ResendInvitation
+{
+    public const string Description = """
+        Resends an existing invitation, generating a new invitation email to the original recipient. The rules, in order:
+        1. A missing or non-integer `id`, an `id` ≤ 0 or a `tenantId` ≤ 0 is 400 ValidationError.
+        2. A missing or invalid bearer is 401; a caller who is not Owner or Admin of the tenant (nor a platform admin) is 403.
+        3. No invitation with that id in this tenant is 404 (an id from another tenant is 404 too).
+        4. An Accepted, Declined or Revoked invitation is 409 InvitationNotPending. Pending and Expired invitations can be resent.
+        5. Within the cooldown (default 60 s) of the last send, or after 5 sends in the last 24 hours, the answer is 429 RateLimited with `Retry-After`.
+        6. Otherwise, in one transaction: a new token replaces the old one (which from then on answers 410 InvitationSuperseded),
+           `expiresAt` becomes now plus the invitation's validity, `sendCount` goes up by one, `lastSentAt` becomes now,
+           one email is queued and one audit event is written. The answer is 200 with `value: [the invitation]`.
+        7. If the request is aborted before the commit, nothing changes.
+        """;
+
+    public static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> Handle(
+        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
+        IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var result = await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>
+        {
+            db.ChangeTracker.Clear();
+            var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.Id == id, ct);
+            if (invitation is null)
+            {
+                return Failure.NotFound("The invitation");
+            }
+            var now = clock.UtcNow();
+            var rules = options.Value;
+            if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } refused)
+            {
+                return refused.ToFailure();
+            }
+            var token = InvitationToken.New();
+            var message = await outbox.NewMessageAsync(invitation.Id, tenantId, token.Value, now, ct);
+            db.SupersededTokens.Add(new SupersededToken { Hash = invitation.TokenHash, InvitationId = invitation.Id, SupersededAt = now });
+            invitation.Resend(token.Hash, message.Id, now, rules.MaxSendsPerDay);
+            db.OutboxMessages.Add(message);
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.resent", tenantId, "invitation", invitation.Id, now,
+                $"send {invitation.SendCount}"));
+            await db.SaveChangesAsync(ct);
+            outbox.Committed();
+            return ApiResults.Ok(new[] { invitation.ToModel(now) });
+        }, cancellationToken);
+        return result;
+    }
+}

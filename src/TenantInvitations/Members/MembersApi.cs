@@ -1,0 +1,114 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using TenantInvitations.Api;
+using TenantInvitations.Audit;
+using TenantInvitations.Auth;
+using TenantInvitations.Data;
+
+namespace TenantInvitations.Members;
+
+internal sealed record MemberModel(long UserId, string Email, string? DisplayName, MemberRole Role, DateTime JoinedAt);
+
+internal sealed record ChangeRoleRequest(MemberRole? Role);
+
+internal static class MembersApi
+{
+    public static void MapMembers(this IEndpointRouteBuilder app)
+    {
+        var members = app.MapTenantAdminGroup("/tenant/{tenantId}/admin/user").WithTags("Members");
+        members.MapGet("", ListMembers).WithName("ListMembers").ProducesFailures(404)
+            .WithSummary("Lists members, longest-standing first")
+            .WithDescription("The next page is linked in a `Link: <…>; rel=\"next\"` header.");
+        members.MapPut("/role", ChangeRole).WithName("ChangeMemberRole").ProducesFailures(404, 409)
+            .WithSummary("Changes a member's role")
+            .WithDescription("`id` is the member's userId. Only an Owner (or a platform admin) may grant the Owner role or change an Owner's role. Demoting the last Owner is 409 LastOwner.");
+        members.MapDelete("", RemoveMember).WithName("RemoveMember").ProducesFailures(404, 409)
+            .WithSummary("Removes a member")
+            .WithDescription("`id` is the member's userId. Only an Owner (or a platform admin) may remove an Owner. Removing the last Owner is 409 LastOwner. The removed member loses access at once.");
+    }
+
+    private static async Task<Results<Ok<Envelope<MemberModel[]>>, Failure>> ListMembers(
+        long tenantId, string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var page = Page.Parse(limit, after, problems);
+        if (problems.Count > 0)
+        {
+            return Failure.Validation(problems);
+        }
+        var query = db.Memberships.AsNoTracking();
+        if (page.After is { } cursor)
+        {
+            query = query.Where(m => m.JoinedAt > cursor.At || (m.JoinedAt == cursor.At && m.UserId > cursor.Id));
+        }
+        var rows = await query.OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId).Take(page.Limit + 1)
+            .Select(m => new MemberModel(m.UserId, m.User.Email, m.User.DisplayName, m.Role, m.JoinedAt))
+            .ToListAsync(cancellationToken);
+        return ApiResults.Ok(page.Finish(http, rows, m => new Cursor(m.JoinedAt, m.UserId)));
+    }
+
+    private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> ChangeRole(
+        long tenantId, long id, ChangeRoleRequest request, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        if (request.Role is not { } role || !Enum.IsDefined(role))
+        {
+            return Failure.Validation("The role field is required and must be Owner, Admin or Member.");
+        }
+        var member = await db.Memberships.AsNoTracking().Include(m => m.User).FirstOrDefaultAsync(m => m.UserId == id, cancellationToken);
+        if (member is null)
+        {
+            return Failure.NotFound("The member");
+        }
+        if ((role == MemberRole.Owner || member.Role == MemberRole.Owner) && !caller.CanManageOwners)
+        {
+            return Failure.Forbidden("Only an Owner may grant the Owner role or change an Owner's role.");
+        }
+        var now = clock.UtcNow();
+        var auditId = await ids.NextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // The guard is in the update itself: an Owner is only demoted while another Owner remains.
+        var changed = await db.Memberships
+            .Where(m => m.UserId == id && (role == MemberRole.Owner || m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.Role, role), cancellationToken);
+        if (changed == 0)
+        {
+            return await db.Memberships.AnyAsync(m => m.UserId == id, cancellationToken) ? LastOwner("demote") : Failure.NotFound("The member");
+        }
+        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{member.Role} to {role}"));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt));
+    }
+
+    private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> RemoveMember(
+        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var member = await db.Memberships.AsNoTracking().Include(m => m.User).FirstOrDefaultAsync(m => m.UserId == id, cancellationToken);
+        if (member is null)
+        {
+            return Failure.NotFound("The member");
+        }
+        if (member.Role == MemberRole.Owner && !caller.CanManageOwners)
+        {
+            return Failure.Forbidden("Only an Owner may remove an Owner.");
+        }
+        var now = clock.UtcNow();
+        var auditId = await ids.NextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var removed = await db.Memberships
+            .Where(m => m.UserId == id && (m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
+            .ExecuteDeleteAsync(cancellationToken);
+        if (removed == 0)
+        {
+            return await db.Memberships.AnyAsync(m => m.UserId == id, cancellationToken) ? LastOwner("remove") : Failure.NotFound("The member");
+        }
+        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {member.Role}"));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt));
+    }
+
+    private static Failure LastOwner(string verb) =>
+        Failure.Conflict(ErrorCode.LastOwner, $"You cannot {verb} the last Owner of the tenant. Make someone else an Owner first.");
+}

@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+using TenantInvitations.Api;
+using TenantInvitations.Audit;
+using TenantInvitations.Auth;
+using TenantInvitations.Data;
+using TenantInvitations.Email;
+using TenantInvitations.Invitations;
+using TenantInvitations.Members;
+using TenantInvitations.Tenants;
+
+// Commands: `token ...` mints a local bearer token, `migrate` applies migrations; anything else runs the service.
+var command = args.FirstOrDefault();
+TokenCommand? token = null;
+if (command == "token")
+{
+    (token, var error, args) = TokenCommand.Parse(args[1..]);
+    if (token is null)
+    {
+        Console.Error.WriteLine(error);
+        return 2;
+    }
+}
+else if (command == "migrate")
+{
+    args = args[1..];
+}
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = AppContext.BaseDirectory,
+    EnvironmentName = DefaultEnvironment(args),
+});
+if (token is not null)
+{
+    return token.Run(builder.Configuration, builder.Environment, TimeProvider.System);
+}
+
+builder.Services.AddOptions<AppOptions>().BindConfiguration("App").ValidateDataAnnotations().ValidateOnStart();
+if (builder.Environment.IsDevelopment())
+{
+    builder.Services.PostConfigure<AppOptions>(o => o.PublicBaseUrl ??= "http://localhost:5080");
+}
+builder.Services.AddOptions<InvitationOptions>().BindConfiguration("Invitations").ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton(TimeProvider.System);
+
+builder.Services.ConfigureHttpJsonOptions(json =>
+{
+    json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
+    json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+    json.SerializerOptions.AllowDuplicateProperties = false;
+});
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+
+builder.AddStorage();
+builder.AddInvitationAuth();
+builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
+builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+builder.Services.AddInvitationOpenApi();
+
+builder.Services.AddSingleton<OutboxSignal>();
+builder.Services.AddSingleton<EmailOutbox>();
+builder.Services.AddSingleton<InvitationEmailRenderer>();
+builder.Services.AddSingleton<IEmailSender, PickupDirectorySender>();
+builder.Services.AddHostedService<OutboxDispatcher>();
+
+var app = builder.Build();
+
+if (command == "migrate")
+{
+    await Storage.PrepareAsync(app.Services, migrate: true);
+    Console.WriteLine("Migrations applied.");
+    return 0;
+}
+await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
+
+app.UseEnvelopeErrors();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOpenApi().AllowAnonymous();
+if (app.Environment.IsDevelopment())
+{
+    app.MapScalarApiReference("/docs").AllowAnonymous();
+}
+app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
+
+app.MapTenants();
+app.MapTenantSettings();
+app.MapInvitations();
+app.MapEmailPreview();
+app.MapMembers();
+app.MapAudit();
+app.MapInvitee();
+
+await app.RunAsync();
+return 0;
+
+// `dotnet run` builds Debug and so defaults to Development, where the embedded defaults need no settings;
+// a published (Release) build defaults to Production. ASPNETCORE_ENVIRONMENT or --environment always win.
+static string? DefaultEnvironment(string[] args)
+{
+#if DEBUG
+    var configured = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT");
+    return configured is null && !args.Any(a => a.StartsWith("--environment", StringComparison.OrdinalIgnoreCase)) ? Environments.Development : null;
+#else
+    return null;
+#endif
+}
+
+public partial class Program;

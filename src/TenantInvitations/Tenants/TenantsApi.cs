@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TenantInvitations.Api;
+using TenantInvitations.Audit;
+using TenantInvitations.Auth;
+using TenantInvitations.Data;
+using TenantInvitations.Email;
+using TenantInvitations.Invitations;
+using TenantInvitations.Members;
+
+namespace TenantInvitations.Tenants;
+
+internal sealed record TenantModel(long Id, string Name, DateTime CreatedAt);
+
+internal sealed record CreateTenantRequest(string? Name, string? OwnerEmail);
+
+internal sealed record MyTenantModel(long TenantId, string TenantName, MemberRole Role, DateTime JoinedAt);
+
+internal static class TenantsApi
+{
+    public static void MapTenants(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/tenant", CreateTenant).WithName("CreateTenant").WithTags("Tenants")
+            .RequireAuthorization(AuthSetup.PlatformAdminPolicy).ProducesFailures(400, 401, 403)
+            .WithSummary("Creates a tenant (platform admins only)")
+            .WithDescription("An Owner invitation to `ownerEmail` is queued, so the first Owner joins through the same flow as everyone else.");
+        app.MapGet("/tenant/{tenantId}", GetTenant).WithName("GetTenant").WithTags("Tenants")
+            .RequireTenantRole(managersOnly: false).ProducesFailures(404)
+            .WithSummary("Gets a tenant (its members and platform admins)");
+        app.MapGet("/me/tenants", MyTenants).WithName("ListMyTenants").WithTags("Tenants")
+            .RequireAuthorization().ProducesFailures(401)
+            .WithSummary("Lists the caller's memberships");
+    }
+
+    private static async Task<Results<Created<Envelope<TenantModel>>, Failure>> CreateTenant(
+        CreateTenantRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
+        IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        if (NameProblem(request.Name, "name") is { } nameProblem)
+        {
+            problems.Add(nameProblem);
+        }
+        if (EmailAddress.Problem(request.OwnerEmail, "ownerEmail") is { } emailProblem)
+        {
+            problems.Add(emailProblem);
+        }
+        if (problems.Count > 0)
+        {
+            return Failure.Validation(problems);
+        }
+        var now = clock.UtcNow();
+        var tenant = new Tenant { Id = await ids.NextAsync(cancellationToken), Name = request.Name!.Trim(), CreatedAt = now };
+        db.Tenants.Add(tenant);
+        db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "tenant.created", tenant.Id, "tenant", tenant.Id, now));
+        await InvitationRules.AddAsync(db, ids, outbox, tenant, request.OwnerEmail!.Trim(), MemberRole.Owner, options.Value.DefaultValidityDays,
+            message: null, tenant.DefaultLocale, caller, now, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        outbox.Committed();
+        return TypedResults.Created($"/tenant/{tenant.Id}", Envelope.Of(new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt)));
+    }
+
+    private static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> GetTenant(long tenantId, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var tenant = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId)
+            .Select(t => new TenantModel(t.Id, t.Name, t.CreatedAt)).FirstOrDefaultAsync(cancellationToken);
+        return tenant is null ? Failure.NotFound("The tenant") : ApiResults.Ok(tenant);
+    }
+
+    private static async Task<Ok<Envelope<MyTenantModel[]>>> MyTenants(Caller caller, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var email = caller.NormalizedEmail;
+        var memberships = await db.Memberships.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.User.Subject == caller.Subject || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
+            .OrderBy(m => m.JoinedAt)
+            .Select(m => new MyTenantModel(m.TenantId, m.Tenant.DisplayName ?? m.Tenant.Name, m.Role, m.JoinedAt))
+            .ToArrayAsync(cancellationToken);
+        return ApiResults.Ok(memberships);
+    }
+
+    public static string? NameProblem(string? name, string field) => name switch
+    {
+        null or { Length: 0 } => $"The {field} field is required.",
+        _ when string.IsNullOrWhiteSpace(name) => $"The {field} field is required.",
+        { Length: > Limits.Name } => $"The {field} field must be at most {Limits.Name} characters.",
+        _ when Text.HasControlCharacters(name) => $"The {field} field must not contain line breaks or control characters.",
+        _ => null,
+    };
+}

@@ -1,0 +1,52 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace TenantInvitations.Tests;
+
+// Lets a test make the real database path misbehave on purpose: fail a query, or hold a commit until the request is aborted.
+public sealed class FaultInjector
+{
+    private volatile string? failOn;
+    private volatile TaskCompletionSource? commitReached;
+
+    public IInterceptor[] Interceptors => [new Commands(this), new Transactions(this)];
+
+    // The next command whose SQL contains this text throws an unexpected exception.
+    public void FailNextCommandContaining(string sql) => failOn = sql;
+
+    // The next commit waits until its cancellation token fires; the returned task completes when that commit is reached.
+    public Task HoldNextCommit()
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        commitReached = reached;
+        return reached.Task;
+    }
+
+    private sealed class Commands(FaultInjector faults) : DbCommandInterceptor
+    {
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            if (faults.failOn is { } marker && command.CommandText.Contains(marker, StringComparison.Ordinal))
+            {
+                faults.failOn = null;
+                throw new InvalidOperationException("Injected failure with secret detail: do-not-show-this");
+            }
+            return base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
+        }
+    }
+
+    private sealed class Transactions(FaultInjector faults) : DbTransactionInterceptor
+    {
+        public override async ValueTask<InterceptionResult> TransactionCommittingAsync(DbTransaction transaction, TransactionEventData eventData,
+            InterceptionResult result, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Exchange(ref faults.commitReached, null) is { } reached)
+            {
+                reached.SetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            return await base.TransactionCommittingAsync(transaction, eventData, result, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using TenantInvitations.Data;
+
+namespace TenantInvitations.Tests;
+
+// The service in-process on a real SQLite file of its own, with mail written to its own pickup folder,
+// a fake clock the tests move, and real JWTs signed with the test key.
+public class TestApp : WebApplicationFactory<Program>
+{
+    public const string SigningKey = "test-signing-key-that-is-long-enough-for-hs256";
+
+    public string Folder { get; } = Path.Combine(Path.GetTempPath(), "ti-tests", Guid.NewGuid().ToString("N"));
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    public FaultInjector Faults { get; } = new();
+    public Mailbox Mail => new(Path.Combine(Folder, "mail"));
+    public string PlatformAdminToken => Token("platform-root", "root@platform.test", platformAdmin: true);
+
+    protected virtual IEnumerable<KeyValuePair<string, string>> Settings() => [];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        Directory.CreateDirectory(Folder);
+        builder.UseSetting("ConnectionStrings:Invitations", $"Data Source={Path.Combine(Folder, "invitations.db")}");
+        builder.UseSetting("Email:PickupDirectory", Path.Combine(Folder, "mail"));
+        builder.UseSetting("Email:PollInterval", "00:00:00.200");
+        builder.UseSetting("Auth:SigningKey", SigningKey);
+        builder.UseSetting("App:PublicBaseUrl", "https://invitations.example.test");
+        foreach (var (key, value) in Settings())
+        {
+            builder.UseSetting(key, value);
+        }
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Clock);
+            services.AddSingleton(Faults);
+            services.ConfigureDbContext<SqliteAppDbContext>(options => options.AddInterceptors(Faults.Interceptors));
+        });
+    }
+
+    public static string Token(string subject, string? email, bool platformAdmin = false, string? audience = null,
+        string signingKey = SigningKey, DateTime? expires = null)
+    {
+        var claims = new List<Claim> { new("sub", subject) };
+        if (email is not null)
+        {
+            claims.Add(new Claim("email", email));
+        }
+        if (platformAdmin)
+        {
+            claims.Add(new Claim("role", "platform-admin"));
+        }
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "tenant-invitations",
+            Audience = audience ?? "tenant-invitations",
+            Subject = new ClaimsIdentity(claims),
+            IssuedAt = now.AddHours(-1),
+            NotBefore = now.AddHours(-1),
+            Expires = expires ?? now.AddDays(60),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(signingKey)), SecurityAlgorithms.HmacSha256),
+        });
+    }
+
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? token = null, object? body = null,
+        string? rawBody = null, string contentType = "application/json", CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+        else if (rawBody is not null)
+        {
+            request.Content = new StringContent(rawBody, Encoding.UTF8, contentType);
+        }
+        using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var response = await client.SendAsync(request, cancellationToken);
+        return await ApiResponse.ReadAsync(response);
+    }
+
+    public Task<ApiResponse> GetAsync(string path, string? token = null) => SendAsync(HttpMethod.Get, path, token);
+    public Task<ApiResponse> PostAsync(string path, object? body, string? token = null) => SendAsync(HttpMethod.Post, path, token, body ?? new { });
+    public Task<ApiResponse> PutAsync(string path, string? token = null, object? body = null) => SendAsync(HttpMethod.Put, path, token, body);
+    public Task<ApiResponse> DeleteAsync(string path, string? token = null) => SendAsync(HttpMethod.Delete, path, token);
+
+    // A database context outside any request: it sees every tenant.
+    internal async Task<T> QueryAsync<T>(Func<AppDbContext, Task<T>> query)
+    {
+        await using var db = Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext();
+        return await query(db);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a file still open on shutdown; the temp folder is cleaned later
+        }
+    }
+}
+
+public sealed record ApiResponse(HttpStatusCode Status, JsonElement Json, string Body, HttpResponseHeaders Headers, HttpContentHeaders? ContentHeaders)
+{
+    public static async Task<ApiResponse> ReadAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        var json = body.Length > 0 && response.Content.Headers.ContentType?.MediaType == "application/json"
+            ? JsonDocument.Parse(body).RootElement.Clone()
+            : default;
+        return new ApiResponse(response.StatusCode, json, body, response.Headers, response.Content.Headers);
+    }
+
+    public JsonElement Value => Json.GetProperty("value");
+    public string? ErrorCode => Json.GetProperty("error").ValueKind == JsonValueKind.Null ? null : Json.GetProperty("error").GetProperty("code").GetString();
+    public string[] ErrorInfo => [.. Json.GetProperty("error").GetProperty("info").EnumerateArray().Select(i => i.GetString()!)];
+
+    // A whole success envelope: flags, no error, and a value.
+    public JsonElement AssertSuccess(HttpStatusCode status = HttpStatusCode.OK)
+    {
+        Assert.True(Status == status, $"Expected {(int)status} but got {(int)Status}: {Body}");
+        Assert.True(Json.GetProperty("isSuccess").GetBoolean(), Body);
+        Assert.False(Json.GetProperty("isFailure").GetBoolean(), Body);
+        Assert.Equal(JsonValueKind.Null, Json.GetProperty("error").ValueKind);
+        Assert.Equal(4, Json.EnumerateObject().Count());
+        return Value;
+    }
+
+    // A whole failure envelope: flags, the code, a message, an info array and a null value.
+    public ApiResponse AssertError(HttpStatusCode status, string code)
+    {
+        Assert.True(Status == status, $"Expected {(int)status} {code} but got {(int)Status}: {Body}");
+        Assert.Equal("application/json", ContentHeaders?.ContentType?.MediaType);
+        Assert.False(Json.GetProperty("isSuccess").GetBoolean(), Body);
+        Assert.True(Json.GetProperty("isFailure").GetBoolean(), Body);
+        Assert.Equal(JsonValueKind.Null, Json.GetProperty("value").ValueKind);
+        var error = Json.GetProperty("error");
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()), Body);
+        Assert.Equal(JsonValueKind.Array, error.GetProperty("info").ValueKind);
+        Assert.Equal(4, Json.EnumerateObject().Count());
+        return this;
+    }
+}
