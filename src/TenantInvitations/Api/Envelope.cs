@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace TenantInvitations.Api;
 
-/// <summary>The wrapper around every JSON response: success flags, an error, and the value.</summary>
+// The wrapper around every JSON response: success flags, an error, and the value.
 internal sealed record Envelope<T>
 {
     [JsonPropertyOrder(0)] public required bool IsSuccess { get; init; }
@@ -11,7 +11,7 @@ internal sealed record Envelope<T>
     [JsonPropertyOrder(3)] public T? Value { get; init; }
 }
 
-/// <summary>The wrapper of every failed response. Its value is always null.</summary>
+// The wrapper of every failed response. Its value is always null.
 internal sealed record ErrorEnvelope
 {
     [JsonPropertyOrder(0)] public bool IsSuccess => false;
@@ -20,7 +20,7 @@ internal sealed record ErrorEnvelope
     [JsonPropertyOrder(3)] public object? Value => null;
 }
 
-/// <summary>Error information returned when the operation fails.</summary>
+// Error information returned when the operation fails.
 internal sealed record ApiError(ErrorCode Code, string Message, IReadOnlyList<string> Info);
 
 internal enum ErrorCode

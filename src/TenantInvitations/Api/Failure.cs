@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace TenantInvitations.Api;
 
-/// <summary>An error response: the status code, the envelope, and a Retry-After header when one applies.</summary>
+// An error response: the status code, the envelope, and a Retry-After header when one applies.
 internal sealed class Failure(int statusCode, ApiError error, TimeSpan? retryAfter = null) : IResult, IStatusCodeHttpResult
 {
     public int? StatusCode => statusCode;
@@ -51,7 +51,7 @@ internal sealed class Failure(int statusCode, ApiError error, TimeSpan? retryAft
             [$"Retry after {RetryAfterSeconds(retryAfter).ToString(CultureInfo.InvariantCulture)} seconds."]), retryAfter);
 }
 
-/// <summary>Success or a failure envelope: the return type of every handler.</summary>
+// Success or a failure envelope: the return type of every handler.
 internal static class ApiResults
 {
     public static Ok<Envelope<T>> Ok<T>(T value) => TypedResults.Ok(Envelope.Of(value));

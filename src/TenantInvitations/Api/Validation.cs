@@ -7,7 +7,7 @@ internal static partial class EmailAddress
 {
     public static string Normalize(string email) => email.Trim().ToLowerInvariant();
 
-    /// <summary>A single bare address (no display name), short enough for SMTP, with nothing that could break a mail header.</summary>
+    // A single bare address (no display name), short enough for SMTP, with nothing that could break a mail header.
     public static string? Problem(string? email, string field)
     {
         if (string.IsNullOrWhiteSpace(email))
@@ -31,7 +31,7 @@ internal static partial class EmailAddress
     [GeneratedRegex(@"^[^@<>""(),;:\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")]
     private static partial Regex BareAddress();
 
-    /// <summary>Shows enough of an address for its owner to recognise it: j***@example.com.</summary>
+    // Shows enough of an address for its owner to recognise it: j***@example.com.
     public static string Mask(string email)
     {
         var at = email.LastIndexOf('@');
@@ -41,7 +41,7 @@ internal static partial class EmailAddress
 
 internal static partial class Text
 {
-    /// <summary>Control characters (line breaks only where allowed) and lone surrogates have no place in names or addresses.</summary>
+    // Control characters (line breaks only where allowed) and lone surrogates have no place in names or addresses.
     public static bool HasControlCharacters(string value, bool allowLineBreaks = false)
     {
         for (var i = 0; i < value.Length; i++)
@@ -60,7 +60,7 @@ internal static partial class Text
         return false;
     }
 
-    /// <summary>A BCP 47 language tag such as en, de or pt-BR.</summary>
+    // A BCP 47 language tag such as en, de or pt-BR.
     public static bool IsLocale(string value) => value.Length <= Limits.Locale && LocaleTag().IsMatch(value);
 
     [GeneratedRegex("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]

@@ -1,6 +1,6 @@
 namespace TenantInvitations;
 
-/// <summary>Length limits shared by validation and the schema, so a long value is refused rather than truncated.</summary>
+// Length limits shared by validation and the schema, so a long value is refused rather than truncated.
 internal static class Limits
 {
     public const int Email = 254;

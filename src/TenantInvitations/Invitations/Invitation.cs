@@ -6,7 +6,7 @@ using TenantInvitations.Tenants;
 
 namespace TenantInvitations.Invitations;
 
-/// <summary>Expired is never stored: it is a Pending invitation read after its expiry.</summary>
+// Expired is never stored: it is a Pending invitation read after its expiry.
 internal enum InvitationStatus { Pending, Accepted, Declined, Revoked, Expired }
 
 internal sealed class Invitation
@@ -69,7 +69,7 @@ internal sealed class Invitation
     public InvitationStatus StatusAt(DateTime now) =>
         Status == InvitationStatus.Pending && now >= ExpiresAt ? InvitationStatus.Expired : Status;
 
-    /// <summary>Rules 4 and 5 of resend: only pending (or expired) invitations, outside the cooldown and the daily cap.</summary>
+    // Rules 4 and 5 of resend: only pending (or expired) invitations, outside the cooldown and the daily cap.
     public Outcome CanResend(DateTime now, TimeSpan cooldown, int maxSendsPerDay)
     {
         if (Status != InvitationStatus.Pending)
@@ -90,7 +90,7 @@ internal sealed class Invitation
             : Outcome.Ok;
     }
 
-    /// <summary>Rule 6 of resend: a new token, a new expiry, one more send, and a freshly queued email.</summary>
+    // Rule 6 of resend: a new token, a new expiry, one more send, and a freshly queued email.
     public void Resend(byte[] newTokenHash, long messageId, DateTime now, int maxSendsPerDay)
     {
         TokenHash = newTokenHash;
@@ -102,7 +102,7 @@ internal sealed class Invitation
         Version++;
     }
 
-    /// <summary>Accepting or declining needs the current token of a pending, unexpired invitation.</summary>
+    // Accepting or declining needs the current token of a pending, unexpired invitation.
     public Outcome CanRespond(DateTime now) => StatusAt(now) switch
     {
         InvitationStatus.Pending => Outcome.Ok,
@@ -172,7 +172,7 @@ internal sealed class InvitationConfiguration : IEntityTypeConfiguration<Invitat
     }
 }
 
-/// <summary>A token replaced by a resend. It is kept (as a hash) so it can answer InvitationSuperseded.</summary>
+// A token replaced by a resend. It is kept (as a hash) so it can answer InvitationSuperseded.
 internal sealed class SupersededToken
 {
     public required byte[] Hash { get; init; }

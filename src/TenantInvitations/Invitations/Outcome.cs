@@ -4,7 +4,7 @@ namespace TenantInvitations.Invitations;
 
 internal enum OutcomeKind { Ok, NotPending, Expired, RateLimited }
 
-/// <summary>What a state rule decided. Endpoints turn it into the envelope with <see cref="ToFailure"/>.</summary>
+// What a state rule decided. Endpoints turn it into the envelope with ToFailure.
 internal readonly record struct Outcome(OutcomeKind Kind, InvitationStatus Status = default, TimeSpan RetryAfter = default, string? Reason = null)
 {
     public static Outcome Ok => new(OutcomeKind.Ok);

@@ -18,7 +18,7 @@ internal sealed class Tenant
 
     public string NameInEmails => DisplayName ?? Name;
 
-    /// <summary>True when the tenant restricts invitations to some domains and this address is outside them.</summary>
+    // True when the tenant restricts invitations to some domains and this address is outside them.
     public bool RejectsDomainOf(string normalizedEmail)
     {
         if (AllowedEmailDomains.Count == 0)
