@@ -16,6 +16,8 @@ internal sealed class AuthOptions
     public string? Authority { get; set; }
     public string? Audience { get; set; }
     public string RoleClaim { get; set; } = "role";
+    // Only for an authority on loopback in tests or local setups; production metadata must come over HTTPS.
+    public bool RequireHttpsMetadata { get; set; } = true;
 }
 
 internal static class AuthSetup
@@ -36,6 +38,7 @@ internal static class AuthSetup
             {
                 jwt.Authority = options.Authority;
                 jwt.Audience = options.Audience;
+                jwt.RequireHttpsMetadata = options.RequireHttpsMetadata;
                 jwt.TokenValidationParameters.ValidateAudience = options.Audience is not null;
             }
             else
@@ -54,6 +57,7 @@ internal static class AuthSetup
                     context.Response.Headers.WWWAuthenticate = context.AuthenticateFailure is null ? "Bearer" : "Bearer error=\"invalid_token\"";
                     var info = context.AuthenticateFailure switch
                     {
+                        null when context.HttpContext.User.Identity?.IsAuthenticated == true => "The bearer token has no 'sub' claim.",
                         null => "Send an 'Authorization: Bearer <token>' header.",
                         SecurityTokenExpiredException => "The bearer token has expired.",
                         _ => "The bearer token is not valid for this service.",
