@@ -58,16 +58,11 @@ internal static class InviteeApi
         return await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<AcceptedInvitationModel>>, Failure, ChallengeHttpResult>>(async ct =>
         {
             db.ChangeTracker.Clear();
-            var found = await FindAsync(db, request.Token!, ct);
-            if (found.Failure is { } failure)
+            var now = clock.UtcNow();
+            var (invitation, failure) = await FindAnswerableAsync(db, request.Token!, now, ct);
+            if (failure is not null)
             {
                 return failure;
-            }
-            var invitation = found.Invitation!;
-            var now = clock.UtcNow();
-            if (invitation.CanRespond(now) is { IsOk: false } refused)
-            {
-                return refused.ToFailure();
             }
             if (caller.IsAuthenticated && caller.NormalizedEmail != invitation.NormalizedEmail)
             {
@@ -115,16 +110,11 @@ internal static class InviteeApi
         return await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<InvitationPreviewModel>>, Failure>>(async ct =>
         {
             db.ChangeTracker.Clear();
-            var found = await FindAsync(db, request.Token!, ct);
-            if (found.Failure is { } failure)
+            var now = clock.UtcNow();
+            var (invitation, failure) = await FindAnswerableAsync(db, request.Token!, now, ct);
+            if (failure is not null)
             {
                 return failure;
-            }
-            var invitation = found.Invitation!;
-            var now = clock.UtcNow();
-            if (invitation.CanRespond(now) is { IsOk: false } refused)
-            {
-                return refused.ToFailure();
             }
             invitation.Decline(now);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller with { Email = caller.Email ?? invitation.Email },
@@ -154,6 +144,17 @@ internal static class InviteeApi
         return await db.SupersededTokens.AnyAsync(s => s.Hash == hash, cancellationToken)
             ? (null, Failure.Gone(ErrorCode.InvitationSuperseded, "A newer invitation was sent. Use the link in the latest email."))
             : (null, Failure.NotFound("The invitation"));
+    }
+
+    // The invitation behind a current token, if it can still be accepted or declined.
+    private static async Task<(Invitation Invitation, Failure? Failure)> FindAnswerableAsync(AppDbContext db, string token, DateTime now, CancellationToken cancellationToken)
+    {
+        var (invitation, failure) = await FindAsync(db, token, cancellationToken);
+        if (failure is not null)
+        {
+            return (null!, failure);
+        }
+        return invitation!.CanRespond(now) is { IsOk: false } refused ? (invitation, refused.ToFailure()) : (invitation, null);
     }
 
     private static InvitationPreviewModel Preview(Invitation invitation, string tenantName, DateTime now) =>
