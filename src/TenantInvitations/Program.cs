@@ -52,7 +52,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 
 builder.Services.ConfigureHttpJsonOptions(json =>
 {
-    json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
+    json.SerializerOptions.Converters.Add(new StrictEnumConverterFactory());
     json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
     json.SerializerOptions.AllowDuplicateProperties = false;
 });

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Net.Http.Headers;
 using TenantInvitations.Data;
 
 namespace TenantInvitations.Api;
@@ -18,6 +20,25 @@ internal static partial class ErrorHandling
             SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages(context => WriteStatusCodeAsync(context.HttpContext));
+        app.Use(RefuseUnknownCharset);
+    }
+
+    // An unknown charset would make the JSON reader throw deep inside binding; refuse it before that.
+    private static Task RefuseUnknownCharset(HttpContext http, RequestDelegate next)
+    {
+        if (MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset is { Length: > 0 } charset)
+        {
+            try
+            {
+                Encoding.GetEncoding(charset.ToString().Trim('"'));
+            }
+            catch (ArgumentException)
+            {
+                return new Failure(StatusCodes.Status415UnsupportedMediaType, new ApiError(ErrorCode.UnsupportedMediaType,
+                    "Send the body as JSON with 'Content-Type: application/json' (UTF-8).", [])).ExecuteAsync(http);
+            }
+        }
+        return next(http);
     }
 
     private static Task WriteExceptionAsync(HttpContext http)

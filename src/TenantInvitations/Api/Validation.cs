@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Mail;
 using System.Text.RegularExpressions;
 
@@ -18,9 +19,9 @@ internal static partial class EmailAddress
         {
             return $"The {field} field must be at most {Limits.Email} characters.";
         }
-        if (Text.HasControlCharacters(email) || email.Trim().Any(char.IsWhiteSpace))
+        if (Text.HasControlCharacters(email) || email.Trim().Any(c => char.IsWhiteSpace(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format))
         {
-            return $"The {field} field must not contain spaces, line breaks or control characters.";
+            return $"The {field} field must not contain spaces, line breaks, invisible or control characters.";
         }
         var trimmed = email.Trim();
         return MailAddress.TryCreate(trimmed, out var parsed) && parsed.Address == trimmed && BareAddress().IsMatch(trimmed)
@@ -41,7 +42,8 @@ internal static partial class EmailAddress
 
 internal static partial class Text
 {
-    // Control characters (line breaks only where allowed) and lone surrogates have no place in names or addresses.
+    // Control characters (line breaks only where allowed), bidirectional overrides that disguise text,
+    // and lone surrogates have no place in names, addresses or messages.
     public static bool HasControlCharacters(string value, bool allowLineBreaks = false)
     {
         for (var i = 0; i < value.Length; i++)
@@ -52,7 +54,7 @@ internal static partial class Text
                 i++;
                 continue;
             }
-            if (char.IsSurrogate(c) || (char.IsControl(c) && !(allowLineBreaks && c is '\n' or '\r' or '\t')))
+            if (char.IsSurrogate(c) || IsBidiControl(c) || (char.IsControl(c) && !(allowLineBreaks && c is '\n' or '\r' or '\t')))
             {
                 return true;
             }
@@ -60,9 +62,18 @@ internal static partial class Text
         return false;
     }
 
+    private static bool IsBidiControl(char c) => c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
+
     // A BCP 47 language tag such as en, de or pt-BR.
     public static bool IsLocale(string value) => value.Length <= Limits.Locale && LocaleTag().IsMatch(value);
 
     [GeneratedRegex("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     private static partial Regex LocaleTag();
+}
+
+internal static class Ids
+{
+    // Digits only: no sign, spaces, line breaks or culture-specific forms.
+    public static bool TryParse(string value, out long id) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out id);
 }

@@ -51,15 +51,24 @@ internal static class AuthSetup
             jwt.TokenValidationParameters.ClockSkew = TimeSpan.FromSeconds(30);
             jwt.Events = new JwtBearerEvents
             {
+                // Every caller is identified by sub; a token without one identifies nobody and is refused.
+                OnTokenValidated = context =>
+                {
+                    if (string.IsNullOrWhiteSpace(context.Principal?.FindFirst("sub")?.Value))
+                    {
+                        context.Fail(new MissingSubjectException());
+                    }
+                    return Task.CompletedTask;
+                },
                 OnChallenge = async context =>
                 {
                     context.HandleResponse();
                     context.Response.Headers.WWWAuthenticate = context.AuthenticateFailure is null ? "Bearer" : "Bearer error=\"invalid_token\"";
                     var info = context.AuthenticateFailure switch
                     {
-                        null when context.HttpContext.User.Identity?.IsAuthenticated == true => "The bearer token has no 'sub' claim.",
                         null => "Send an 'Authorization: Bearer <token>' header.",
                         SecurityTokenExpiredException => "The bearer token has expired.",
+                        MissingSubjectException missing => missing.Message,
                         _ => "The bearer token is not valid for this service.",
                     };
                     await Failure.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
@@ -72,6 +81,8 @@ internal static class AuthSetup
             .AddPolicy(PlatformAdminPolicy, policy => policy.RequireRole(AuthOptions.PlatformAdminRole));
     }
 }
+
+internal sealed class MissingSubjectException() : SecurityTokenValidationException("The bearer token has no 'sub' claim.");
 
 // The HS256 key for local tokens: Auth:SigningKey, or in Development a key generated once into data/.
 internal static class SigningKey

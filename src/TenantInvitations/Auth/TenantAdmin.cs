@@ -51,7 +51,7 @@ internal static class TenantAdmin
     {
         var email = caller.NormalizedEmail;
         return db.Memberships
-            .Where(m => m.User.Subject == caller.Subject || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
+            .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
             .Select(m => (MemberRole?)m.Role)
             .FirstOrDefaultAsync(cancellationToken);
     }
@@ -70,7 +70,7 @@ internal static class PositiveIds
 
     private static void Check(string? value, string name, List<string> problems)
     {
-        if (value is not null && !(long.TryParse(value, out var parsed) && parsed > 0))
+        if (value is not null && !(Ids.TryParse(value, out var parsed) && parsed > 0))
         {
             problems.Add($"The {name} must be a whole number from 1 to {long.MaxValue}.");
         }

@@ -66,7 +66,7 @@ internal static class Storage
 internal static class TenantRoute
 {
     public static long Read(HttpContext? http) =>
-        http?.GetRouteValue("tenantId") is string value && long.TryParse(value, out var tenantId) && tenantId > 0 ? tenantId : 0;
+        http?.GetRouteValue("tenantId") is string value && Ids.TryParse(value, out var tenantId) && tenantId > 0 ? tenantId : 0;
 }
 
 internal sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options)

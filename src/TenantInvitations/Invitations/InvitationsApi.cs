@@ -43,7 +43,8 @@ internal static class InvitationsApi
     {
         var problems = new List<string>();
         var page = Page.Parse(limit, after, problems);
-        if (status is { } s && !Enum.IsDefined(s))
+        // The binder also reads numbers and comma lists as enums; only a status name is a valid filter.
+        if (status is not null && !StrictEnum.TryParse<InvitationStatus>(http.Request.Query["status"], out _))
         {
             problems.Add($"The status must be one of {string.Join(", ", Enum.GetNames<InvitationStatus>())}.");
         }

@@ -72,7 +72,7 @@ internal static class TenantsApi
     {
         var email = caller.NormalizedEmail;
         var memberships = await db.Memberships.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.User.Subject == caller.Subject || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
+            .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
             .OrderBy(m => m.JoinedAt)
             .Select(m => new MyTenantModel(m.TenantId, m.Tenant.DisplayName ?? m.Tenant.Name, m.Role, m.JoinedAt))
             .ToArrayAsync(cancellationToken);
