@@ -1,0 +1,235 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace TenantInvitations.Tests;
+
+// The OpenAPI document is the user-facing contract: it must describe the seed endpoint, the envelope and every endpoint of API.md
+// well enough for a client generator.
+public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
+{
+    private const string ResendPath = "/tenant/{tenantId}/admin/user/invitation/resend";
+
+    // Every error code of the API.md table.
+    private static readonly string[] ContractErrorCodes =
+    [
+        "ValidationError", "Unauthorized", "Forbidden", "EmailMismatch", "NotFound", "InvitationNotPending", "AlreadyInvited",
+        "AlreadyMember", "LastOwner", "InvitationExpired", "InvitationSuperseded", "PayloadTooLarge", "RateLimited", "InternalError",
+        "ServiceUnavailable",
+    ];
+
+    [Fact]
+    public async Task Resend_operation_takes_a_required_int64_id_from_the_query_and_tenantId_from_the_path()
+    {
+        var resend = Operation(await DocumentAsync(), ResendPath, "put");
+
+        Assert.Equal("ResendInvitation", resend.GetProperty("operationId").GetString());
+        AssertInt64Parameter(resend, "id", "query");
+        AssertInt64Parameter(resend, "tenantId", "path");
+    }
+
+    [Theory]
+    [InlineData("/api/tenant/{tenantId}/invitations/resend", "put")]
+    [InlineData("/tenant/{tenantId}/admin/user/invitation/revoke", "put")]
+    [InlineData("/tenant/{tenantId}/admin/user/role", "put")]
+    [InlineData("/tenant/{tenantId}/admin/user", "delete")]
+    public async Task Other_operations_on_an_id_take_it_the_same_way(string path, string method)
+    {
+        var operation = Operation(await DocumentAsync(), path, method);
+
+        AssertInt64Parameter(operation, "id", "query");
+        AssertInt64Parameter(operation, "tenantId", "path");
+    }
+
+    [Fact]
+    public async Task Resend_200_is_an_envelope_whose_value_is_an_array_of_UserInvitationModel()
+    {
+        var document = await DocumentAsync();
+        var ok = Operation(document, ResendPath, "put").GetProperty("responses").GetProperty("200");
+
+        var envelope = Resolve(document, JsonSchemaOf(ok));
+        var properties = envelope.GetProperty("properties");
+        Assert.Equal(["error", "isFailure", "isSuccess", "value"], properties.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        var value = properties.GetProperty("value");
+        Assert.Contains("array", Types(value));
+        Assert.Equal("#/components/schemas/UserInvitationModel", value.GetProperty("items").GetProperty("$ref").GetString());
+    }
+
+    [Theory]
+    [InlineData("400")]
+    [InlineData("401")]
+    [InlineData("403")]
+    [InlineData("404")]
+    [InlineData("409")]
+    [InlineData("429")]
+    public async Task Resend_error_status_is_documented_as_the_ErrorEnvelope(string status)
+    {
+        var responses = Operation(await DocumentAsync(), ResendPath, "put").GetProperty("responses");
+
+        Assert.True(responses.TryGetProperty(status, out var response), $"The resend operation does not document {status}.");
+        Assert.Equal("#/components/schemas/ErrorEnvelope", JsonSchemaOf(response).GetProperty("$ref").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(response.GetProperty("description").GetString()));
+    }
+
+    [Fact]
+    public async Task Error_schemas_describe_the_failure_envelope_and_every_error_code()
+    {
+        var schemas = (await DocumentAsync()).GetProperty("components").GetProperty("schemas");
+
+        var envelope = schemas.GetProperty("ErrorEnvelope").GetProperty("properties");
+        Assert.Equal(["error", "isFailure", "isSuccess", "value"], envelope.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal("#/components/schemas/ApiError", envelope.GetProperty("error").GetProperty("$ref").GetString());
+
+        var apiError = schemas.GetProperty("ApiError");
+        Assert.Equal(["code", "info", "message"], apiError.GetProperty("required").EnumerateArray().Select(r => r.GetString()!).Order(StringComparer.Ordinal));
+        var errorProperties = apiError.GetProperty("properties");
+        Assert.Equal("#/components/schemas/ErrorCode", errorProperties.GetProperty("code").GetProperty("$ref").GetString());
+        Assert.Equal(["string"], Types(errorProperties.GetProperty("message")));
+        Assert.Equal(["array"], Types(errorProperties.GetProperty("info")));
+        Assert.Equal(["string"], Types(errorProperties.GetProperty("info").GetProperty("items")));
+
+        var codes = schemas.GetProperty("ErrorCode").GetProperty("enum").EnumerateArray().Select(c => c.GetString()!).ToHashSet();
+        Assert.Subset(codes, ContractErrorCodes.ToHashSet());
+    }
+
+    [Fact]
+    public async Task UserInvitationModel_and_DeliveryModel_have_every_field_of_the_contract()
+    {
+        var schemas = (await DocumentAsync()).GetProperty("components").GetProperty("schemas");
+
+        var invitation = schemas.GetProperty("UserInvitationModel").GetProperty("properties");
+        string[] fields =
+        [
+            "id", "tenantId", "email", "role", "status", "createdAt", "expiresAt", "lastSentAt", "sendCount", "invitedBy",
+            "acceptedAt", "declinedAt", "revokedAt", "delivery",
+        ];
+        Assert.Equal(fields.Order(StringComparer.Ordinal), invitation.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal("int64", invitation.GetProperty("id").GetProperty("format").GetString());
+        Assert.Equal("int64", invitation.GetProperty("tenantId").GetProperty("format").GetString());
+        Assert.Equal("date-time", invitation.GetProperty("expiresAt").GetProperty("format").GetString());
+        Assert.Equal("#/components/schemas/DeliveryModel", invitation.GetProperty("delivery").GetProperty("$ref").GetString());
+
+        var delivery = schemas.GetProperty("DeliveryModel").GetProperty("properties");
+        Assert.Equal(["attempts", "lastAttemptAt", "lastError", "status"], delivery.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("get", "/tenant/{tenantId}/admin/user/invitation")]
+    [InlineData("get", "/tenant/{tenantId}/admin/user/invitation/{id}")]
+    [InlineData("post", "/tenant/{tenantId}/admin/user/invitation")]
+    [InlineData("put", "/tenant/{tenantId}/admin/user/invitation/resend")]
+    [InlineData("put", "/api/tenant/{tenantId}/invitations/resend")]
+    [InlineData("put", "/tenant/{tenantId}/admin/user/invitation/revoke")]
+    [InlineData("get", "/tenant/{tenantId}/admin/user")]
+    [InlineData("put", "/tenant/{tenantId}/admin/user/role")]
+    [InlineData("delete", "/tenant/{tenantId}/admin/user")]
+    [InlineData("get", "/tenant/{tenantId}/admin/user/invitation/{id}/email")]
+    [InlineData("get", "/tenant/{tenantId}/admin/user/invitation/{id}/history")]
+    [InlineData("get", "/tenant/{tenantId}/admin/audit")]
+    [InlineData("get", "/tenant/{tenantId}/admin/settings")]
+    [InlineData("put", "/tenant/{tenantId}/admin/settings")]
+    [InlineData("post", "/tenant")]
+    [InlineData("get", "/tenant/{tenantId}")]
+    [InlineData("get", "/me/tenants")]
+    [InlineData("get", "/invitation")]
+    [InlineData("post", "/invitation/accept")]
+    [InlineData("post", "/invitation/decline")]
+    public async Task Every_endpoint_of_the_contract_is_documented(string method, string path)
+    {
+        var operation = Operation(await DocumentAsync(), path, method);
+
+        Assert.False(string.IsNullOrWhiteSpace(operation.GetProperty("operationId").GetString()));
+        Assert.True(operation.GetProperty("responses").EnumerateObject().Any(r => r.Name.StartsWith('2')), $"{method} {path} documents no success.");
+    }
+
+    [Fact]
+    public async Task Component_schema_names_are_safe_for_client_generators()
+    {
+        var names = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").EnumerateObject().Select(s => s.Name).ToList();
+
+        Assert.NotEmpty(names);
+        Assert.All(names, name => Assert.Matches("^[A-Za-z0-9._-]+$", name));
+    }
+
+    [Fact]
+    public async Task Every_operation_but_the_invitee_ones_requires_the_Bearer_scheme_which_is_http_bearer()
+    {
+        var document = await DocumentAsync();
+
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        var operations = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(op => (Path: path.Name, Method: op.Name, Operation: op.Value))).ToList();
+        Assert.True(operations.Count >= 20, $"Only {operations.Count} operations are documented.");
+        foreach (var (path, method, operation) in operations)
+        {
+            var requirements = operation.TryGetProperty("security", out var security) ? security.EnumerateArray().ToList() : [];
+            var requiresBearer = requirements.Count > 0 && requirements.All(r => r.TryGetProperty("Bearer", out _));
+            Assert.True(requiresBearer != path.StartsWith("/invitation", StringComparison.Ordinal),
+                $"{method} {path}: {(requiresBearer ? "an invitee operation requires a bearer" : "does not require the Bearer scheme")}.");
+        }
+    }
+
+    [Fact]
+    public async Task Docs_page_is_served_in_Development()
+    {
+        using var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        using var first = await client.GetAsync("/docs");
+        var page = first;
+        if (first.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.MovedPermanently or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect)
+        {
+            var target = new Uri(new Uri("http://localhost/docs"), first.Headers.Location!);
+            Assert.Equal("/docs/", target.AbsolutePath);
+            page = await client.GetAsync(target.PathAndQuery);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("openapi/v1.json", await page.Content.ReadAsStringAsync());
+        if (!ReferenceEquals(page, first))
+        {
+            page.Dispose();
+        }
+    }
+
+    private async Task<JsonElement> DocumentAsync()
+    {
+        var response = await app.GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        return response.Json;
+    }
+
+    private static JsonElement Operation(JsonElement document, string path, string method)
+    {
+        Assert.True(document.GetProperty("paths").TryGetProperty(path, out var operations), $"{path} is not documented.");
+        Assert.True(operations.TryGetProperty(method, out var operation), $"{method} {path} is not documented.");
+        return operation;
+    }
+
+    private static void AssertInt64Parameter(JsonElement operation, string name, string location)
+    {
+        var parameter = Assert.Single(operation.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == name);
+        Assert.Equal(location, parameter.GetProperty("in").GetString());
+        Assert.True(parameter.GetProperty("required").GetBoolean(), $"{name} is not required.");
+        var schema = parameter.GetProperty("schema");
+        Assert.Equal(["integer"], Types(schema));
+        Assert.Equal("int64", schema.GetProperty("format").GetString());
+    }
+
+    private static JsonElement JsonSchemaOf(JsonElement response) =>
+        response.GetProperty("content").GetProperty("application/json").GetProperty("schema");
+
+    private static JsonElement Resolve(JsonElement document, JsonElement schema)
+    {
+        var reference = schema.GetProperty("$ref").GetString()!;
+        Assert.StartsWith("#/components/schemas/", reference);
+        return document.GetProperty("components").GetProperty("schemas").GetProperty(reference["#/components/schemas/".Length..]);
+    }
+
+    // A schema's "type" is a string or (in OpenAPI 3.1) an array of strings such as ["null", "array"].
+    private static string[] Types(JsonElement schema) => schema.GetProperty("type") is { ValueKind: JsonValueKind.Array } many
+        ? [.. many.EnumerateArray().Select(t => t.GetString()!)]
+        : [schema.GetProperty("type").GetString()!];
+}
