@@ -39,7 +39,16 @@ internal static class TenantAdmin
             {
                 return Failure.NotFound("The tenant");
             }
-            http.Features.Set(caller with { Role = role });
+            // Handler arguments are bound before filters run: hand the handler the caller with its role.
+            var withRole = caller with { Role = role };
+            http.Features.Set(withRole);
+            for (var i = 0; i < context.Arguments.Count; i++)
+            {
+                if (context.Arguments[i] is Caller)
+                {
+                    context.Arguments[i] = withRole;
+                }
+            }
             return await next(context);
         });
         builder.ProducesFailures(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);

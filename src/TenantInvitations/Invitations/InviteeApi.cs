@@ -87,7 +87,9 @@ internal static class InviteeApi
                 }
                 if (await db.Memberships.IgnoreQueryFilters().AnyAsync(m => m.TenantId == invitation.TenantId && m.UserId == user.Id, ct))
                 {
-                    return InvitationRules.AlreadyMember();
+                    // A racing accept of this very invitation may have made the membership since it was read.
+                    var current = await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == invitation.Id).Select(i => i.Status).SingleAsync(ct);
+                    return current == InvitationStatus.Pending ? InvitationRules.AlreadyMember() : Outcome.NotPending(current).ToFailure();
                 }
             }
             invitation.Accept(user.Id, now);
