@@ -488,7 +488,10 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
     [InlineData("?limit=101", "The limit must be from 1 to 100.")]
     [InlineData("?after=garbage!", "The after cursor is not valid. Use the one from the previous page's Link header.")]
     [InlineData("?after=bm90LWEtY3Vyc29y", "The after cursor is not valid. Use the one from the previous page's Link header.")]
-    [InlineData("?status=Bogus", "The status parameter has an invalid value.")]
+    [InlineData("?status=Bogus", "The status must be one of Pending, Accepted, Declined, Revoked, Expired.")]
+    [InlineData("?status=1", "The status must be one of Pending, Accepted, Declined, Revoked, Expired.")]
+    [InlineData("?status=Pending,Accepted", "The status must be one of Pending, Accepted, Declined, Revoked, Expired.")]
+    [InlineData("?limit=abc", "The limit parameter must be a whole number.")]
     public async Task List_with_a_bad_query_is_400(string query, string problem)
     {
         var tenant = await app.CreateTenantAsync();

@@ -110,11 +110,14 @@ internal static partial class ErrorHandling
 
     private static string ExpectedValue(string? parameter, string message)
     {
+        // The type is written as the framework names it: long, int?, Nullable<int>, Nullable<InvitationStatus>...
         var type = ParameterType().Match(message) is { Success: true } match ? match.Groups["type"].Value : "";
-        return type switch
+        var wholeNumber = type.Contains("int", StringComparison.OrdinalIgnoreCase) || type.Contains("long", StringComparison.OrdinalIgnoreCase);
+        return (wholeNumber, parameter) switch
         {
-            "long" or "Int64" when parameter is "id" or "tenantId" => $"The {parameter} must be a whole number from 1 to {long.MaxValue}.",
-            "long" or "int" or "Int64" or "Int32" or "int?" or "long?" => $"The {parameter} parameter must be a whole number.",
+            (true, "id" or "tenantId") => $"The {parameter} must be a whole number from 1 to {long.MaxValue}.",
+            (true, _) => $"The {parameter} parameter must be a whole number.",
+            (false, "status") => $"The status must be one of {string.Join(", ", Enum.GetNames<Invitations.InvitationStatus>())}.",
             _ => $"The {parameter} parameter has an invalid value.",
         };
     }
