@@ -174,6 +174,7 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal("en", defaults.GetProperty("defaultLocale").GetString());
         Assert.Equal(7, defaults.GetProperty("invitationValidityDays").GetInt32());
         Assert.Empty(defaults.GetProperty("allowedEmailDomains").EnumerateArray());
+        Assert.Equal(1000, defaults.GetProperty("emailsPerHour").GetInt32());
 
         var put = await app.PutAsync(SettingsPath(tenant), tenant.OwnerToken, new
         {
@@ -182,6 +183,7 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
             defaultLocale = "de",
             invitationValidityDays = 12,
             allowedEmailDomains = new[] { "roundtrip.test", "Example.TEST" },
+            emailsPerHour = 250,
         });
 
         var saved = put.AssertSuccess();
@@ -191,6 +193,7 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal("de", saved.GetProperty("defaultLocale").GetString());
         Assert.Equal(12, saved.GetProperty("invitationValidityDays").GetInt32());
         Assert.Equal(["roundtrip.test", "example.test"], saved.GetProperty("allowedEmailDomains").EnumerateArray().Select(d => d.GetString()));
+        Assert.Equal(250, saved.GetProperty("emailsPerHour").GetInt32());
         var read = (await app.GetAsync(SettingsPath(tenant), tenant.OwnerToken)).AssertSuccess();
         Assert.Equal(saved.GetRawText(), read.GetRawText());
         Assert.Equal(1, await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters().CountAsync(a => a.TenantId == tenant.Id && a.Action == "settings.updated")));
@@ -216,6 +219,27 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal("By Admin", await app.QueryAsync(db => db.Tenants.Where(t => t.Id == tenant.Id).Select(t => t.DisplayName).SingleAsync()));
     }
 
+    [Fact]
+    public async Task Hourly_email_quota_refuses_create_and_resend_until_the_oldest_email_leaves_the_hour()
+    {
+        var tenant = await app.CreateTenantAsync(); // its Owner invitation is email 1 of the hour
+        (await app.PutAsync(SettingsPath(tenant), tenant.OwnerToken, new { emailsPerHour = 2 })).AssertSuccess();
+        app.Clock.Advance(TimeSpan.FromMinutes(10));
+        var second = await app.InviteAsync(tenant);
+
+        var third = Scenarios.UniqueEmail();
+        var refused = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = third }, tenant.OwnerToken);
+        refused.AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
+        Assert.Equal(TimeSpan.FromMinutes(50), refused.Headers.RetryAfter?.Delta);
+        app.Clock.Advance(TimeSpan.FromMinutes(2));
+        (await app.PutAsync(Scenarios.ResendPath(tenant, second.Id), tenant.OwnerToken)).AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
+        Assert.Empty(app.Mail.To(third));
+        Assert.Equal(0, await app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().CountAsync(i => i.NormalizedEmail == third)));
+
+        app.Clock.Advance(TimeSpan.FromMinutes(48));
+        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = third }, tenant.OwnerToken)).AssertSuccess(HttpStatusCode.Created);
+    }
+
     [Theory]
     [InlineData("""{"displayName":"LONG"}""", "The displayName field must be at most 200 characters.")]
     [InlineData("""{"displayName":"Two\nlines"}""", "The displayName field must not contain line breaks or control characters.")]
@@ -224,6 +248,8 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
     [InlineData("""{"defaultLocale":"english please"}""", "The defaultLocale field must be a language tag such as en, de or pt-BR.")]
     [InlineData("""{"invitationValidityDays":0}""", "The invitationValidityDays field must be from 1 to 30.")]
     [InlineData("""{"invitationValidityDays":31}""", "The invitationValidityDays field must be from 1 to 30.")]
+    [InlineData("""{"emailsPerHour":0}""", "The emailsPerHour field must be from 1 to 1000000.")]
+    [InlineData("""{"emailsPerHour":1000001}""", "The emailsPerHour field must be from 1 to 1000000.")]
     [InlineData("""{"allowedEmailDomains":["not a domain"]}""", "Each entry of allowedEmailDomains must be a domain name such as example.com.")]
     [InlineData("""{"allowedEmailDomains":["localhost"]}""", "Each entry of allowedEmailDomains must be a domain name such as example.com.")]
     [InlineData("""{"allowedEmailDomains":["@example.com"]}""", "Each entry of allowedEmailDomains must be a domain name such as example.com.")]

@@ -100,5 +100,7 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         message.HasOne<Invitation>().WithMany().HasForeignKey(m => m.InvitationId);
         message.HasIndex(m => new { m.Status, m.NextAttemptAt });
         message.HasIndex(m => m.InvitationId);
+        // Serves the per-tenant hourly email quota.
+        message.HasIndex(m => new { m.TenantId, m.CreatedAt });
     }
 }

@@ -14,6 +14,10 @@ internal sealed class InvitationOptions
     public int DefaultValidityDays { get; set; } = 7;
 
     public bool RequireSignedInAccept { get; set; }
+
+    // Each tenant's default email quota; a tenant's own emailsPerHour setting overrides it.
+    [Range(1, 1_000_000, ErrorMessage = "Invitations:EmailsPerHour must be from 1 to 1000000.")]
+    public int EmailsPerHour { get; set; } = 1000;
 }
 
 internal sealed class AppOptions

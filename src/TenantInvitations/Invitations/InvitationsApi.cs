@@ -23,7 +23,7 @@ internal static class InvitationsApi
             .WithSummary("Gets one invitation");
         invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409)
             .WithSummary("Invites someone by email")
-            .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member.");
+            .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member. 429 RateLimited when the tenant has used its hourly email quota.");
         invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429)
             .WithSummary("Resends an invitation")
             .WithDescription(ResendInvitation.Description);
@@ -124,6 +124,10 @@ internal static class InvitationsApi
         }
 
         var now = clock.UtcNow();
+        if (await EmailQuota.CheckAsync(db, tenantId, options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
+        {
+            return overQuota;
+        }
         var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
         var invitation = await InvitationRules.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
             request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);

@@ -19,6 +19,7 @@ internal static class ResendInvitation
         3. No invitation with that id in this tenant is 404 (an id from another tenant is 404 too).
         4. An Accepted, Declined or Revoked invitation is 409 InvitationNotPending. Pending and Expired invitations can be resent.
         5. Within the cooldown (default 60 s) of the last send, or after 5 sends in the last 24 hours, the answer is 429 RateLimited with `Retry-After`.
+           So is a resend when the tenant has used its hourly email quota (`emailsPerHour` in the settings, default 1000).
         6. Otherwise, in one transaction: a new token replaces the old one (which from then on answers 410 InvitationSuperseded),
            `expiresAt` becomes now plus the invitation's validity, `sendCount` goes up by one, `lastSentAt` becomes now,
            one email is queued and one audit event is written. The answer is 200 with `value: [the invitation]`.
@@ -42,6 +43,10 @@ internal static class ResendInvitation
             if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } refused)
             {
                 return refused.ToFailure();
+            }
+            if (await EmailQuota.CheckAsync(db, tenantId, rules.EmailsPerHour, now, ct) is { } overQuota)
+            {
+                return overQuota;
             }
             var token = InvitationToken.New();
             var message = await outbox.NewMessageAsync(invitation.Id, tenantId, token.Value, now, ct);

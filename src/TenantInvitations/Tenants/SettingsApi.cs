@@ -11,13 +11,17 @@ using TenantInvitations.Invitations;
 namespace TenantInvitations.Tenants;
 
 internal sealed record TenantSettingsModel(
-    string Name, string? DisplayName, string? ReplyTo, string DefaultLocale, int InvitationValidityDays, string[] AllowedEmailDomains);
+    string Name, string? DisplayName, string? ReplyTo, string DefaultLocale, int InvitationValidityDays, string[] AllowedEmailDomains,
+    int EmailsPerHour);
 
 internal sealed record TenantSettingsRequest(
-    string? DisplayName, string? ReplyTo, string? DefaultLocale, int? InvitationValidityDays, string[]? AllowedEmailDomains);
+    string? DisplayName, string? ReplyTo, string? DefaultLocale, int? InvitationValidityDays, string[]? AllowedEmailDomains,
+    int? EmailsPerHour);
 
 internal static partial class SettingsApi
 {
+    private const int MaxEmailsPerHour = 1_000_000;
+
     public static void MapTenantSettings(this IEndpointRouteBuilder app)
     {
         var settings = app.MapTenantAdminGroup("/tenant/{tenantId}/admin/settings").WithTags("Settings");
@@ -25,7 +29,7 @@ internal static partial class SettingsApi
             .WithSummary("Gets the tenant's settings");
         settings.MapPut("", PutSettings).WithName("PutTenantSettings").ProducesFailures(404)
             .WithSummary("Replaces the tenant's settings")
-            .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400.");
+            .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity and email quota, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400. `emailsPerHour` caps the tenant's invitation emails in any hour; past it, create and resend answer 429 RateLimited with `Retry-After`.");
     }
 
     private static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> GetSettings(
@@ -53,6 +57,7 @@ internal static partial class SettingsApi
         tenant.ReplyTo = request.ReplyTo is { Length: > 0 } replyTo ? replyTo.Trim() : null;
         tenant.DefaultLocale = request.DefaultLocale ?? "en";
         tenant.InvitationValidityDays = request.InvitationValidityDays;
+        tenant.EmailsPerHour = request.EmailsPerHour;
         tenant.AllowedEmailDomains = [.. (request.AllowedEmailDomains ?? []).Select(d => d.Trim().ToLowerInvariant()).Distinct()];
         var now = clock.UtcNow();
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "settings.updated", tenantId, "tenant", tenantId, now));
@@ -79,6 +84,10 @@ internal static partial class SettingsApi
         {
             problems.Add($"The invitationValidityDays field must be from 1 to {Limits.MaxValidityDays}.");
         }
+        if (request.EmailsPerHour is < 1 or > MaxEmailsPerHour)
+        {
+            problems.Add($"The emailsPerHour field must be from 1 to {MaxEmailsPerHour}.");
+        }
         if (request.AllowedEmailDomains is { } domains)
         {
             if (domains.Length > Limits.AllowedDomains)
@@ -95,7 +104,8 @@ internal static partial class SettingsApi
 
     private static TenantSettingsModel ToModel(Tenant tenant, InvitationOptions options) => new(
         tenant.Name, tenant.DisplayName, tenant.ReplyTo, tenant.DefaultLocale,
-        tenant.InvitationValidityDays ?? options.DefaultValidityDays, [.. tenant.AllowedEmailDomains]);
+        tenant.InvitationValidityDays ?? options.DefaultValidityDays, [.. tenant.AllowedEmailDomains],
+        tenant.EmailsPerHour ?? options.EmailsPerHour);
 
     [GeneratedRegex(@"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")]
     private static partial Regex DomainName();

@@ -15,6 +15,7 @@ internal sealed class Tenant
     public string DefaultLocale { get; set; } = "en";
     public int? InvitationValidityDays { get; set; }
     public List<string> AllowedEmailDomains { get; set; } = [];
+    public int? EmailsPerHour { get; set; }
 
     public string NameInEmails => DisplayName ?? Name;
 

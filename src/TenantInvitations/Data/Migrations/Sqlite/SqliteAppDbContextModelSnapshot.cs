@@ -206,6 +206,9 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.HasIndex("Status", "NextAttemptAt")
                         .HasDatabaseName("ix_outbox_messages_status_next_attempt_at");
 
+                    b.HasIndex("TenantId", "CreatedAt")
+                        .HasDatabaseName("ix_outbox_messages_tenant_id_created_at");
+
                     b.ToTable("outbox_messages", (string)null);
                 });
 
@@ -478,6 +481,10 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("display_name");
+
+                    b.Property<int?>("EmailsPerHour")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("emails_per_hour");
 
                     b.Property<int?>("InvitationValidityDays")
                         .HasColumnType("INTEGER")

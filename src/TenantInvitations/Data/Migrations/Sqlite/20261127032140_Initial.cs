@@ -70,7 +70,8 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     reply_to = table.Column<string>(type: "TEXT", maxLength: 254, nullable: true),
                     default_locale = table.Column<string>(type: "TEXT", maxLength: 35, nullable: false),
                     invitation_validity_days = table.Column<int>(type: "INTEGER", nullable: true),
-                    allowed_email_domains = table.Column<string>(type: "TEXT", nullable: false)
+                    allowed_email_domains = table.Column<string>(type: "TEXT", nullable: false),
+                    emails_per_hour = table.Column<int>(type: "INTEGER", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -259,6 +260,11 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                 name: "ix_outbox_messages_status_next_attempt_at",
                 table: "outbox_messages",
                 columns: new[] { "status", "next_attempt_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_messages_tenant_id_created_at",
+                table: "outbox_messages",
+                columns: new[] { "tenant_id", "created_at" });
 
             migrationBuilder.CreateIndex(
                 name: "ix_superseded_tokens_invitation_id",

@@ -11,7 +11,7 @@ using TenantInvitations.Data;
 namespace TenantInvitations.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261127024437_Initial")]
+    [Migration("20261127032140_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -208,6 +208,9 @@ namespace TenantInvitations.Data.Migrations.Sqlite
 
                     b.HasIndex("Status", "NextAttemptAt")
                         .HasDatabaseName("ix_outbox_messages_status_next_attempt_at");
+
+                    b.HasIndex("TenantId", "CreatedAt")
+                        .HasDatabaseName("ix_outbox_messages_tenant_id_created_at");
 
                     b.ToTable("outbox_messages", (string)null);
                 });
@@ -481,6 +484,10 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("display_name");
+
+                    b.Property<int?>("EmailsPerHour")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("emails_per_hour");
 
                     b.Property<int?>("InvitationValidityDays")
                         .HasColumnType("INTEGER")
