@@ -46,7 +46,9 @@ if (builder.Environment.IsDevelopment())
     builder.Services.PostConfigure<AppOptions>(o => o.PublicBaseUrl ??= "http://localhost:5080");
 }
 builder.Services.AddOptions<InvitationOptions>().BindConfiguration("Invitations").ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations()
+    .Validate(o => MimeKit.MailboxAddress.TryParse(o.Smtp.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
+    .ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 
 builder.Services.ConfigureHttpJsonOptions(json =>
@@ -66,7 +68,10 @@ builder.Services.AddInvitationOpenApi();
 builder.Services.AddSingleton<OutboxSignal>();
 builder.Services.AddSingleton<EmailOutbox>();
 builder.Services.AddSingleton<InvitationEmailRenderer>();
-builder.Services.AddSingleton<IEmailSender, PickupDirectorySender>();
+// With Email:Smtp:Host set, emails go over SMTP; otherwise they are written to the pickup directory.
+builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredService<IOptions<EmailOptions>>().Value is var email && !string.IsNullOrWhiteSpace(email.Smtp.Host)
+    ? new SmtpEmailSender(email.Smtp)
+    : new PickupDirectorySender(Path.GetFullPath(email.PickupDirectory)));
 builder.Services.AddHostedService<OutboxDispatcher>();
 
 var app = builder.Build();

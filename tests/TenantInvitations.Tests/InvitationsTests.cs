@@ -85,10 +85,11 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
     }
 
     [Theory]
-    [InlineData("Admin", 1, "de")]
-    [InlineData("Member", 14, "pt-BR")]
-    [InlineData("Admin", 30, "en")]
-    public async Task Create_honours_role_expiry_and_locale(string role, int expiresInDays, string locale)
+    [InlineData("Admin", 1, "de", "de")]
+    [InlineData("Member", 14, "pt-BR", "en")] // no Portuguese templates: the tenant's default, then English
+    [InlineData("Admin", 30, "en", "en")]
+    [InlineData("Member", 3, "fr-CA", "fr")] // the language of a regional tag
+    public async Task Create_honours_role_expiry_and_locale(string role, int expiresInDays, string locale, string emailLanguage)
     {
         var tenant = await app.CreateTenantAsync();
         var email = Scenarios.UniqueEmail();
@@ -103,7 +104,8 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
         var stored = await app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.Id == id));
         Assert.Equal((Enum.Parse<MemberRole>(role), expiresInDays, locale), (stored.Role, stored.ValidityDays, stored.Locale));
         var message = Assert.Single(await app.Mail.WaitForAsync(email));
-        Assert.Contains($"<html lang=\"{locale}\">", message.HtmlBody);
+        Assert.Contains($"<html lang=\"{emailLanguage}\">", message.HtmlBody);
+        Assert.Equal(emailLanguage, message.Body?.Headers[MimeKit.HeaderId.ContentLanguage]);
     }
 
     [Fact]
@@ -127,8 +129,9 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
 
         var token = Mailbox.TokenFrom(message);
         var link = $"https://invitations.example.test/accept?token={token}";
+        // The expiry is written the way the recipient's language writes a date (English here).
         var expires = model.GetProperty("expiresAt").GetDateTime().ToUniversalTime()
-            .ToString("dddd, d MMMM yyyy 'at' HH:mm 'UTC'", CultureInfo.InvariantCulture);
+            .ToString("dddd, MMMM d, yyyy h:mm tt 'UTC'", CultureInfo.GetCultureInfo("en"));
         foreach (var body in new[] { message.TextBody, message.HtmlBody })
         {
             Assert.Contains("Globex Research", body);

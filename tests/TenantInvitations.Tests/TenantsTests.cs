@@ -294,7 +294,8 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
 
         var message = Assert.Single(app.Mail.To(invitation.Email));
 
-        Assert.Equal($"{tenant.OwnerEmail} invited you to join Friendly Name", message.Subject);
+        Assert.Equal($"{tenant.OwnerEmail} vous invite à rejoindre Friendly Name", message.Subject);
+        Assert.Contains("Cette invitation expire le", message.TextBody);
         Assert.Contains("Friendly Name", message.TextBody);
         Assert.DoesNotContain("Legal Name GmbH", message.TextBody);
         Assert.Equal(["team@friendly.test"], message.ReplyTo.Mailboxes.Select(m => m.Address));
@@ -438,7 +439,8 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         var response = await app.GetAsync($"{InvitationsPath(tenant)}/{id}/email", tenant.OwnerToken);
 
         var preview = response.AssertSuccess();
-        Assert.Equal(["html", "subject", "text"], preview.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["html", "locale", "subject", "text"], preview.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal("en", preview.GetProperty("locale").GetString());
         Assert.Equal(realEmail.Subject, preview.GetProperty("subject").GetString());
         var placeholderLink = $"https://invitations.example.test/accept?token={EmailPreviewApi.PreviewToken}";
         var html = preview.GetProperty("html").GetString();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using MailKit.Security;
 
 namespace TenantInvitations.Email;
 
@@ -9,19 +10,45 @@ internal sealed class EmailOptions
 
     public SmtpOptions Smtp { get; set; } = new();
 
-    // How often the dispatcher looks for due retries when nothing wakes it.
+    // How often the dispatcher looks for due retries when nothing wakes it (a newly queued email wakes it at once).
     [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    [Range(1, 100)] public int MaxAttempts { get; set; } = 12;
+    // Retries after a temporary failure: exponential with jitter from RetryBaseDelay, each wait capped at MaxRetryDelay,
+    // for RetryFor after the email was queued; then the email is marked Failed.
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
+
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan RetryFor { get; set; } = TimeSpan.FromDays(1);
+
+    // How long a dispatcher owns the emails it claimed; if it dies, another takes them over after this.
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+
+    [Range(1, 1000)] public int BatchSize { get; set; } = 50;
 }
 
 internal sealed class SmtpOptions
 {
     public string? Host { get; set; }
-    public int Port { get; set; } = 587;
+
+    [Range(1, 65535)] public int Port { get; set; } = 587;
     public string? Username { get; set; }
     public string? Password { get; set; }
+
+    // TLS is required when true: implicit TLS on port 465, STARTTLS on any other port. False only for a relay you trust, such as one on loopback.
     public bool UseTls { get; set; } = true;
-    public string From { get; set; } = "Invitations <no-reply@localhost>";
+
+    [Required] public string From { get; set; } = "Invitations <no-reply@localhost>";
+
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public SecureSocketOptions Security => !UseTls ? SecureSocketOptions.None
+        : Port == 465 ? SecureSocketOptions.SslOnConnect
+        : SecureSocketOptions.StartTls;
 }

@@ -8,7 +8,7 @@ using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Email;
 
-internal sealed record EmailPreviewModel(string Subject, string Html, string Text);
+internal sealed record EmailPreviewModel(string Subject, string Html, string Text, string Locale);
 
 internal static class EmailPreviewApi
 {
@@ -25,15 +25,13 @@ internal static class EmailPreviewApi
         long tenantId, long id, AppDbContext db, InvitationEmailRenderer renderer, IOptions<AppOptions> app, CancellationToken cancellationToken)
     {
         var found = await db.Invitations.AsNoTracking().Where(i => i.Id == id)
-            .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, TenantName = t.DisplayName ?? t.Name })
+            .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, Tenant = t })
             .FirstOrDefaultAsync(cancellationToken);
         if (found is null)
         {
             return Failure.NotFound("The invitation");
         }
-        var invitation = found.Invitation;
-        var email = await renderer.RenderAsync(new InvitationEmailContent(found.TenantName, invitation.InvitedBy, invitation.Role,
-            invitation.ExpiresAt, invitation.Message, app.Value.AcceptLink(PreviewToken), invitation.Locale));
-        return ApiResults.Ok(new EmailPreviewModel(email.Subject, email.Html, email.Text));
+        var email = await renderer.RenderAsync(InvitationEmailContent.For(found.Invitation, found.Tenant, app.Value.AcceptLink(PreviewToken)));
+        return ApiResults.Ok(new EmailPreviewModel(email.Subject, email.Html, email.Text, email.Locale));
     }
 }

@@ -1,50 +1,90 @@
 using System.Globalization;
-using Microsoft.AspNetCore.Components;
-using Microsoft.AspNetCore.Components.Web;
+using System.Text.Encodings.Web;
+using System.Text.Unicode;
+using System.Text.RegularExpressions;
+using Fluid;
 using MimeKit;
+using TenantInvitations.Invitations;
 using TenantInvitations.Members;
+using TenantInvitations.Tenants;
 
 namespace TenantInvitations.Email;
 
 // Everything an invitation email says. Values are plain text; the HTML template encodes them.
-// Public only because the Razor component that renders it is.
-public sealed record InvitationEmailContent(
-    string TenantName, string InvitedBy, MemberRole Role, DateTime ExpiresAt, string? Message, string AcceptLink, string Locale)
+// Locales are tried in order (the invitation's, then the tenant's default); English is the last resort.
+internal sealed record InvitationEmailContent(
+    string TenantName, string InvitedBy, MemberRole Role, DateTime ExpiresAt, string? Message, string AcceptLink, IReadOnlyList<string?> Locales)
 {
-    public string Subject => $"{InvitedBy} invited you to join {TenantName}";
-    public string RoleName => Role switch { MemberRole.Owner => "an Owner", MemberRole.Admin => "an Admin", _ => "a Member" };
-    public string ExpiresText => ExpiresAt.ToString("dddd, d MMMM yyyy 'at' HH:mm 'UTC'", CultureInfo.InvariantCulture);
+    public static InvitationEmailContent For(Invitation invitation, Tenant tenant, string acceptLink) => new(
+        tenant.NameInEmails, invitation.InvitedBy, invitation.Role, invitation.ExpiresAt, invitation.Message, acceptLink,
+        [invitation.Locale, tenant.DefaultLocale]);
 }
 
-internal sealed record RenderedEmail(string Subject, string Html, string Text);
+internal sealed record RenderedEmail(string Subject, string Html, string Text, string Locale);
 
-internal sealed class InvitationEmailRenderer(IServiceProvider services, ILoggerFactory loggers)
+// Renders invitation emails from the Liquid templates in Email/Templates: a shared HTML layout and, per language,
+// a subject, an HTML body and a plain-text body. Templates are parsed once; a broken one stops the service at start.
+internal sealed partial class InvitationEmailRenderer
 {
-    public async Task<RenderedEmail> RenderAsync(InvitationEmailContent content)
+    public const string DefaultLocale = "en";
+    // Escapes markup (<, >, &, quotes) but leaves letters such as é or ü readable.
+    private static readonly HtmlEncoder Html = HtmlEncoder.Create(UnicodeRanges.All);
+    private readonly Dictionary<string, (IFluidTemplate Subject, IFluidTemplate Html, IFluidTemplate Text)> languages;
+    private readonly IFluidTemplate layout;
+    private readonly TemplateOptions options = new();
+
+    public InvitationEmailRenderer() : this(Path.Combine(AppContext.BaseDirectory, "Email", "Templates"))
     {
-        await using var renderer = new HtmlRenderer(services, loggers);
-        var html = await renderer.Dispatcher.InvokeAsync(async () =>
-        {
-            var parameters = ParameterView.FromDictionary(new Dictionary<string, object?> { [nameof(InvitationEmailHtml.Content)] = content });
-            return (await renderer.RenderComponentAsync<InvitationEmailHtml>(parameters)).ToHtmlString();
-        });
-        return new RenderedEmail(content.Subject, html, PlainText(content));
     }
 
-    private static string PlainText(InvitationEmailContent content)
+    public InvitationEmailRenderer(string folder)
     {
-        var message = content.Message is { Length: > 0 } m ? $"\n{content.InvitedBy} wrote:\n\n{m}\n" : "";
-        return $"""
-            {content.InvitedBy} has invited you to join {content.TenantName} as {content.RoleName}.
-            {message}
-            Review the invitation here:
-            {content.AcceptLink}
+        var parser = new FluidParser();
+        layout = Parse(parser, Path.Combine(folder, "layout.html.liquid"));
+        languages = Directory.GetDirectories(folder).ToDictionary(
+            directory => Path.GetFileName(directory),
+            directory => (Parse(parser, Path.Combine(directory, "subject.liquid")),
+                          Parse(parser, Path.Combine(directory, "body.html.liquid")),
+                          Parse(parser, Path.Combine(directory, "body.txt.liquid"))),
+            StringComparer.OrdinalIgnoreCase);
+        if (!languages.ContainsKey(DefaultLocale))
+        {
+            throw new InvalidOperationException($"The email templates in {folder} have no '{DefaultLocale}' folder.");
+        }
+    }
 
-            This invitation expires on {content.ExpiresText}.
+    public IReadOnlyCollection<string> Languages => languages.Keys;
 
-            If you were not expecting this invitation, you can ignore this email.
+    // The first wanted locale with templates, by exact tag (pt-BR) or by its language (pt); else English.
+    public string ResolveLocale(IEnumerable<string?> wanted) =>
+        wanted.OfType<string>()
+            .SelectMany(tag => new[] { tag, tag.Split('-')[0] })
+            .FirstOrDefault(languages.ContainsKey) is { } found
+            ? languages.Keys.First(k => string.Equals(k, found, StringComparison.OrdinalIgnoreCase))
+            : DefaultLocale;
 
-            """;
+    public async Task<RenderedEmail> RenderAsync(InvitationEmailContent content)
+    {
+        var locale = ResolveLocale(content.Locales);
+        var (subjectTemplate, htmlTemplate, textTemplate) = languages[locale];
+        var culture = CultureInfo.GetCultureInfo(locale);
+        var context = new TemplateContext(options) { CultureInfo = culture };
+        context.SetValue("lang", locale);
+        context.SetValue("tenant", content.TenantName);
+        context.SetValue("inviter", content.InvitedBy);
+        context.SetValue("role", content.Role.ToString());
+        context.SetValue("message", content.Message ?? "");
+        context.SetValue("link", content.AcceptLink);
+        // ICU writes narrow no-break spaces in times (3:29 AM); plain spaces read the same everywhere.
+        context.SetValue("expires", $"{content.ExpiresAt.ToString("f", culture).Replace('\u202F', ' ').Replace('\u00A0', ' ')} UTC");
+
+        // A subject is one header line whatever the values hold.
+        var subject = Whitespace().Replace(await subjectTemplate.RenderAsync(context, NullEncoder.Default), " ").Trim();
+        var text = await textTemplate.RenderAsync(context, NullEncoder.Default);
+        context.SetValue("subject", subject);
+        context.SetValue("body", await htmlTemplate.RenderAsync(context, Html));
+        var html = await layout.RenderAsync(context, Html);
+        return new RenderedEmail(subject, html, text, locale);
     }
 
     public static MimeMessage ToMime(RenderedEmail email, string from, string to, string? replyTo, string messageId, DateTime date)
@@ -57,6 +97,15 @@ internal sealed class InvitationEmailRenderer(IServiceProvider services, ILogger
             message.ReplyTo.Add(MailboxAddress.Parse(replyTo));
         }
         message.Body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html }.ToMessageBody();
+        message.Body.Headers.Add(HeaderId.ContentLanguage, email.Locale);
         return message;
     }
+
+    private static IFluidTemplate Parse(FluidParser parser, string path) =>
+        parser.TryParse(File.ReadAllText(path), out var template, out var error)
+            ? template
+            : throw new InvalidOperationException($"The email template {path} does not parse: {error}");
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
 }

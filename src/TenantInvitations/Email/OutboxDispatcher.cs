@@ -1,20 +1,22 @@
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Polly.Contrib.WaitAndRetry;
 using TenantInvitations.Data;
 using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Email;
 
-// Delivers queued emails: claims a batch under a lease, sends each, and records the outcome on the message and its invitation.
+// Delivers queued emails: claims a batch under a lease, sends it through one sender session, and records each outcome
+// on the message and on its invitation. Temporary failures are retried with jittered exponential backoff for
+// Email:RetryFor; permanent ones (a 5xx reply) fail at once. A message is sent at least once and keeps its Message-ID.
 internal sealed class OutboxDispatcher(
     IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer,
     OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
-    private const int BatchSize = 50;
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private readonly Guid node = Guid.NewGuid();
+    private EmailOptions Settings => options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -35,7 +37,7 @@ internal sealed class OutboxDispatcher(
             }
             if (handled == 0)
             {
-                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+                await signal.WaitAsync(Settings.PollInterval, stoppingToken);
             }
         }
     }
@@ -43,69 +45,101 @@ internal sealed class OutboxDispatcher(
     public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
     {
         await using var db = contexts.CreateDbContext();
+        var messages = await ClaimAsync(db, cancellationToken);
+        if (messages.Count == 0)
+        {
+            return 0;
+        }
+        await using var session = await sender.OpenSessionAsync(cancellationToken);
+        DeliveryException? unreachable = null;
+        foreach (var message in messages)
+        {
+            var now = clock.UtcNow();
+            if (unreachable is not null)
+            {
+                message.Defer(RetryAt(message, now) ?? now, unreachable.Message); // the server is down: don't try the rest now
+            }
+            else
+            {
+                unreachable = await DeliverAsync(db, session, message, now, cancellationToken);
+            }
+            await RecordAsync(db, message, cancellationToken);
+        }
+        return messages.Count;
+    }
+
+    // The claim is one conditional update, so two dispatchers never own the same message at once.
+    private async Task<List<OutboxMessage>> ClaimAsync(AppDbContext db, CancellationToken cancellationToken)
+    {
         var now = clock.UtcNow();
-        var leaseEnds = now + Lease;
+        var leaseEnds = now + Settings.LeaseDuration;
         var outbox = db.OutboxMessages.IgnoreQueryFilters();
         var due = outbox
             .Where(m => m.Status == OutboxStatus.Queued && m.NextAttemptAt <= now && (m.LockedUntil == null || m.LockedUntil <= now))
             .OrderBy(m => m.NextAttemptAt)
             .Select(m => m.Id)
-            .Take(BatchSize);
-        // The claim is one conditional update, so two dispatchers never own the same message at once.
+            .Take(Settings.BatchSize);
         var claimed = await outbox
             .Where(m => due.Contains(m.Id) && (m.LockedUntil == null || m.LockedUntil <= now))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds).SetProperty(m => m.LockedBy, node), cancellationToken);
-        if (claimed == 0)
-        {
-            return 0;
-        }
-        var messages = await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).ToListAsync(cancellationToken);
-        foreach (var message in messages)
-        {
-            await DeliverAsync(db, message, cancellationToken);
-        }
-        return messages.Count;
+        return claimed == 0 ? [] : await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).OrderBy(m => m.NextAttemptAt).ToListAsync(cancellationToken);
     }
 
-    private async Task DeliverAsync(AppDbContext db, OutboxMessage message, CancellationToken cancellationToken)
+    // Sends one message and sets its outcome. Returns the failure when the server itself is unreachable.
+    private async Task<DeliveryException?> DeliverAsync(AppDbContext db, IEmailSession session, OutboxMessage message, DateTime now, CancellationToken cancellationToken)
     {
         var found = await db.Invitations.IgnoreQueryFilters().AsNoTracking()
             .Where(i => i.Id == message.InvitationId)
             .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, Tenant = t })
             .SingleAsync(cancellationToken);
         var (invitation, tenant) = (found.Invitation, found.Tenant);
-        var now = clock.UtcNow();
 
         if (invitation.DeliveryMessageId != message.Id || invitation.Status != InvitationStatus.Pending)
         {
             message.Cancel(invitation.Status != InvitationStatus.Pending
                 ? $"Not sent: the invitation was {invitation.Status.ToString().ToLowerInvariant()} first."
                 : "Not sent: a newer email for this invitation replaced it.");
-            await db.SaveChangesAsync(cancellationToken);
-            return;
+            return null;
+        }
+        if (invitation.StatusAt(now) == InvitationStatus.Expired)
+        {
+            message.MarkAttemptFailed(now, "Not sent: the invitation expired before the email could be delivered. Resend it.", retryAt: null);
+            return null;
         }
 
         try
         {
-            var content = new InvitationEmailContent(tenant.NameInEmails, invitation.InvitedBy, invitation.Role, invitation.ExpiresAt,
-                invitation.Message, app.Value.AcceptLink(outbox.UnprotectToken(message.ProtectedToken!)), invitation.Locale);
-            var email = await renderer.RenderAsync(content);
-            var mime = InvitationEmailRenderer.ToMime(email, options.Value.Smtp.From, invitation.Email, tenant.ReplyTo, message.MessageId, now);
-            await sender.SendAsync(mime, cancellationToken);
+            var link = app.Value.AcceptLink(outbox.UnprotectToken(message.ProtectedToken!));
+            var email = await renderer.RenderAsync(InvitationEmailContent.For(invitation, tenant, link));
+            var mime = InvitationEmailRenderer.ToMime(email, Settings.Smtp.From, invitation.Email, tenant.ReplyTo, message.MessageId, now);
+            await session.SendAsync(mime, cancellationToken);
             message.MarkSent(now);
+            return null;
         }
         catch (CryptographicException)
         {
-            message.MarkAttemptFailed(now, "The email could not be prepared because its link could not be decrypted. Resend the invitation.", retryAt: null);
+            message.MarkAttemptFailed(now, "Not sent: its link could not be decrypted (the Data Protection keys changed). Resend the invitation.", retryAt: null);
+            return null;
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (DeliveryException failure)
         {
-            var retryAt = message.Attempts + 1 < options.Value.MaxAttempts ? now + Backoff(message.Attempts) : (DateTime?)null;
-            logger.LogWarning("Email {MessageId} for invitation {InvitationId} failed on attempt {Attempt}: {Error}",
-                message.MessageId, invitation.Id, message.Attempts + 1, exception.Message);
-            message.MarkAttemptFailed(now, $"The mail server could not be reached or refused the email: {exception.Message}", retryAt);
+            var retryAt = failure.Permanent ? null : RetryAt(message, now);
+            logger.LogWarning("Email {MessageId} for invitation {InvitationId} was not delivered (attempt {Attempt}, {Outcome}): {Reason}",
+                message.MessageId, invitation.Id, message.Attempts + 1, retryAt is null ? "final" : "will retry", failure.Message);
+            message.MarkAttemptFailed(now, retryAt is null && !failure.Permanent
+                ? $"Gave up after retrying for {Settings.RetryFor.TotalHours:0.#} hours. Last error: {failure.Message}"
+                : failure.Message, retryAt);
+            return failure.ConnectionFailed ? failure : null;
         }
-        await RecordAsync(db, message, cancellationToken);
+    }
+
+    // When to try again: Polly's decorrelated-jitter exponential backoff, each wait capped, until RetryFor has passed.
+    private DateTime? RetryAt(OutboxMessage message, DateTime now)
+    {
+        var attempt = Math.Min(message.Attempts, 30);
+        var delay = Backoff.DecorrelatedJitterBackoffV2(Settings.RetryBaseDelay, attempt + 1).Last();
+        var next = now + (delay < Settings.MaxRetryDelay ? delay : Settings.MaxRetryDelay);
+        return next <= message.CreatedAt + Settings.RetryFor ? next : null;
     }
 
     // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest email.
@@ -115,20 +149,21 @@ internal sealed class OutboxDispatcher(
         {
             OutboxStatus.Sent => DeliveryStatus.Sent,
             OutboxStatus.Failed => DeliveryStatus.Failed,
-            _ => DeliveryStatus.Sending,
+            OutboxStatus.Queued when message.LastError is not null => DeliveryStatus.Sending,
+            _ => DeliveryStatus.Queued,
         };
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Invitations.IgnoreQueryFilters()
-            .Where(i => i.Id == message.InvitationId && i.DeliveryMessageId == message.Id)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(i => i.DeliveryStatus, delivery)
-                .SetProperty(i => i.DeliveryAttempts, message.Attempts)
-                .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
-                .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken);
+        if (message.Status != OutboxStatus.Cancelled)
+        {
+            await db.Invitations.IgnoreQueryFilters()
+                .Where(i => i.Id == message.InvitationId && i.DeliveryMessageId == message.Id)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(i => i.DeliveryStatus, delivery)
+                    .SetProperty(i => i.DeliveryAttempts, message.Attempts)
+                    .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
+                    .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken);
+        }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
-
-    private static TimeSpan Backoff(int failedAttempts) =>
-        TimeSpan.FromSeconds(Math.Min(3600, 10 * Math.Pow(2, failedAttempts)));
 }

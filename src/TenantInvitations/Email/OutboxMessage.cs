@@ -73,6 +73,15 @@ internal sealed class OutboxMessage
         }
     }
 
+    // Not attempted now (the server is unreachable): try again later, without counting an attempt.
+    public void Defer(DateTime until, string reason)
+    {
+        NextAttemptAt = until;
+        LastError = reason;
+        LockedUntil = null;
+        LockedBy = null;
+    }
+
     public void Cancel(string reason)
     {
         Status = OutboxStatus.Cancelled;
