@@ -16,7 +16,7 @@ public static class Scenarios
         var ownerEmail = UniqueEmail("owner");
         var created = await app.PostAsync("/tenant", new { name, ownerEmail }, app.PlatformAdminToken);
         var tenantId = created.AssertSuccess(HttpStatusCode.Created).GetProperty("id").GetInt64();
-        var invitationEmail = Assert.Single(await app.Mail.WaitForAsync(ownerEmail));
+        var invitationEmail = Assert.Single(await app.WaitForEmailAsync(ownerEmail));
         var ownerToken = TestApp.Token($"sub-{ownerEmail}", ownerEmail);
         var accepted = await app.PostAsync("/invitation/accept", new { token = Mailbox.TokenFrom(invitationEmail) }, ownerToken);
         return new TenantSetup(tenantId, ownerEmail, ownerToken, accepted.AssertSuccess().GetProperty("userId").GetInt64());
@@ -28,7 +28,7 @@ public static class Scenarios
         email ??= UniqueEmail();
         var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email, role }, tenant.OwnerToken);
         var id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
-        var message = Assert.Single(await app.Mail.WaitForAsync(email));
+        var message = Assert.Single(await app.WaitForEmailAsync(email));
         return new InvitationSetup(id, email, Mailbox.TokenFrom(message));
     }
 

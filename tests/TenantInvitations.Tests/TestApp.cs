@@ -26,6 +26,9 @@ public class TestApp : WebApplicationFactory<Program>
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public FaultInjector Faults { get; } = new();
     public Mailbox Mail => new(Path.Combine(Folder, "mail"));
+
+    // Waits for emails wherever this app delivers them: the pickup folder here, the SMTP server in SmtpTestApp.
+    public virtual Task<MimeKit.MimeMessage[]> WaitForEmailAsync(string address, int count = 1) => Mail.WaitForAsync(address, count);
     public string PlatformAdminToken => Token("platform-root", "root@platform.test", platformAdmin: true);
 
     protected virtual IEnumerable<KeyValuePair<string, string>> Settings() => [];

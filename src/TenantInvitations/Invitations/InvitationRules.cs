@@ -37,6 +37,12 @@ internal static class InvitationRules
         return problems;
     }
 
+    // The inviter is shown by the bearer's email (or sub) in the email's subject and body: it must be one short line.
+    public static string? InviterProblem(Caller caller) =>
+        caller.DisplayName.Length > Limits.Email || Text.HasControlCharacters(caller.DisplayName)
+            ? $"Your sign-in's email (or sub) must be one line of at most {Limits.Email} characters to be shown as the inviter."
+            : null;
+
     public static Failure AlreadyMember() =>
         Failure.Conflict(ErrorCode.AlreadyMember, "That email already belongs to a member of this tenant.");
 

@@ -90,6 +90,10 @@ internal static class InvitationsApi
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var problems = InvitationRules.Validate(request);
+        if (InvitationRules.InviterProblem(caller) is { } inviterProblem)
+        {
+            problems.Add(inviterProblem);
+        }
         if (problems.Count > 0)
         {
             return Failure.Validation(problems);

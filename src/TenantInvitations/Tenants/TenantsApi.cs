@@ -46,6 +46,10 @@ internal static class TenantsApi
         {
             problems.Add(emailProblem);
         }
+        if (InvitationRules.InviterProblem(caller) is { } inviterProblem)
+        {
+            problems.Add(inviterProblem);
+        }
         if (problems.Count > 0)
         {
             return Failure.Validation(problems);

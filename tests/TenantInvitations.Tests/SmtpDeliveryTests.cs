@@ -1,0 +1,193 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace TenantInvitations.Tests;
+
+public sealed class SmtpTestApp : TestApp
+{
+    public SmtpSink Smtp { get; } = new();
+
+    protected override IEnumerable<KeyValuePair<string, string>> Settings() =>
+    [
+        new("Email:Smtp:Host", "127.0.0.1"),
+        new("Email:Smtp:Port", Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("Email:Smtp:UseTls", "false"),
+        new("Email:Smtp:From", "Acme Invitations <invitations@acme.test>"),
+    ];
+
+    public override Task<MimeMessage[]> WaitForEmailAsync(string address, int count = 1) => Smtp.WaitForAsync(address, count);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Smtp.DisposeAsync();
+    }
+}
+
+// Email through a real SMTP conversation with a server on loopback.
+public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestApp>
+{
+    [Fact]
+    public async Task Email_arrives_over_smtp_with_both_parts_a_public_link_and_an_escaped_message()
+    {
+        var tenant = await app.CreateTenantAsync("Globex");
+        var email = Scenarios.UniqueEmail();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/tenant/{tenant.Id}/admin/user/invitation")
+        {
+            Content = JsonContent.Create(new { email, role = "Admin", locale = "de", message = "<script>alert(1)</script> & \"hi\"\nsee you" }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.OwnerToken);
+        request.Headers.Host = "evil.example";
+        request.Headers.Add("X-Forwarded-Host", "evil.example");
+        using var client = app.CreateClient();
+        var created = await ApiResponse.ReadAsync(await client.SendAsync(request));
+        var id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+
+        var message = Assert.Single(await app.Smtp.WaitForAsync(email));
+        Assert.Equal("invitations@acme.test", message.From.Mailboxes.Single().Address);
+        Assert.Equal($"{tenant.OwnerEmail} hat Sie zu Globex eingeladen", message.Subject);
+        Assert.Equal("de", message.Body?.Headers[HeaderId.ContentLanguage]);
+        var messageId = await app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().Where(m => m.InvitationId == id).Select(m => m.MessageId).SingleAsync());
+        Assert.Equal(messageId, message.MessageId);
+
+        var link = $"https://invitations.example.test/accept?token={Mailbox.TokenFrom(message)}";
+        Assert.Contains(link, message.TextBody);
+        Assert.Contains($"href=\"{link}\"", message.HtmlBody);
+        Assert.DoesNotContain("evil.example", message.TextBody + message.HtmlBody);
+        Assert.Contains("<script>alert(1)</script> & \"hi\"", message.TextBody);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;hi&quot;", message.HtmlBody);
+        Assert.DoesNotContain("<script>", message.HtmlBody);
+        Assert.Contains("Administrator", message.TextBody);
+        Assert.Contains("Diese Einladung läuft am", message.HtmlBody);
+
+        var delivery = await DeliveryAsync(tenant, id, d => d.Status == "Sent");
+        Assert.Equal((1, null), (delivery.Attempts, delivery.LastError));
+    }
+
+    [Fact]
+    public async Task Line_breaks_in_names_and_addresses_are_400_and_no_header_is_injected()
+    {
+        var tenant = await app.CreateTenantAsync();
+        // A platform admin may act in any tenant, so only the email claim is at fault here.
+        var injected = TestApp.Token("inviter", "root@platform.test\r\nBcc: victim@evil.example", platformAdmin: true);
+
+        (await app.PostAsync("/tenant", new { name = "Acme\r\nBcc: victim@evil.example", ownerEmail = Scenarios.UniqueEmail() }, app.PlatformAdminToken))
+            .AssertError(HttpStatusCode.BadRequest, "ValidationError");
+        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = "a@example.test\r\nBcc: victim@evil.example" }, tenant.OwnerToken))
+            .AssertError(HttpStatusCode.BadRequest, "ValidationError");
+        (await app.PutAsync($"/tenant/{tenant.Id}/admin/settings", tenant.OwnerToken, new { displayName = "Acme\nBcc: victim@evil.example" }))
+            .AssertError(HttpStatusCode.BadRequest, "ValidationError");
+        var byInjectedInviter = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = Scenarios.UniqueEmail() }, injected);
+        Assert.Contains("shown as the inviter", byInjectedInviter.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo.Single());
+
+        var legit = await app.InviteAsync(tenant);
+        await app.Smtp.WaitForAsync(legit.Email);
+        Assert.All(app.Smtp.Messages, m =>
+        {
+            Assert.Empty(m.Bcc);
+            Assert.DoesNotContain(m.Headers, h => h.Value.Contains("victim", StringComparison.Ordinal));
+        });
+    }
+
+    [Fact]
+    public async Task Smtp_down_for_a_while_then_the_email_is_delivered_after_it_returns()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.Smtp.StopAsync();
+        string email;
+        long id;
+        try
+        {
+            email = Scenarios.UniqueEmail();
+            var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
+            id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+            var waiting = await DeliveryAsync(tenant, id, d => d.Attempts >= 1);
+            Assert.Equal("Sending", waiting.Status);
+            Assert.Contains($"Could not deliver through the mail server 127.0.0.1:{app.Smtp.Port}", waiting.LastError);
+            Assert.Contains("It will be retried", waiting.LastError);
+        }
+        finally
+        {
+            app.Smtp.Start();
+        }
+
+        app.Clock.Advance(TimeSpan.FromMinutes(11)); // past the longest wait between retries
+        var message = Assert.Single(await app.Smtp.WaitForAsync(email));
+        var sent = await DeliveryAsync(tenant, id, d => d.Status == "Sent");
+        Assert.True(sent.Attempts >= 2, $"attempts: {sent.Attempts}");
+        Assert.Null(sent.LastError);
+        Assert.Equal(message.MessageId, await app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().Where(m => m.InvitationId == id).Select(m => m.MessageId).SingleAsync()));
+    }
+
+    [Fact]
+    public async Task A_550_reply_fails_the_email_at_once_with_the_reason_and_a_resend_queues_a_fresh_one()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var email = Scenarios.UniqueEmail("bounce");
+        app.Smtp.Refuses = address => address == email;
+        try
+        {
+            var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
+            var id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+
+            var failed = await DeliveryAsync(tenant, id, d => d.Status == "Failed");
+            Assert.Equal(1, failed.Attempts);
+            Assert.Contains($"refused the email for {email}: 550", failed.LastError);
+            Assert.Contains("No such user here", failed.LastError);
+            app.Clock.Advance(TimeSpan.FromMinutes(30));
+            Assert.Equal(1, (await DeliveryAsync(tenant, id, _ => true)).Attempts); // never retried
+
+            app.Smtp.Refuses = _ => false;
+            var resent = await app.PutAsync(Scenarios.ResendPath(tenant, id), tenant.OwnerToken);
+            Assert.Equal("Queued", resent.AssertSuccess()[0].GetProperty("delivery").GetProperty("status").GetString());
+            Assert.Single(await app.Smtp.WaitForAsync(email));
+            Assert.Equal("Sent", (await DeliveryAsync(tenant, id, d => d.Status == "Sent")).Status);
+            Assert.Equal(2, await app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.InvitationId == id)));
+        }
+        finally
+        {
+            app.Smtp.Refuses = _ => false;
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_of_waiting_emails_goes_out_over_one_connection()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var emails = Enumerable.Range(0, 5).Select(_ => Scenarios.UniqueEmail("batch")).ToArray();
+        await app.Smtp.StopAsync();
+        try
+        {
+            foreach (var email in emails)
+            {
+                (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken)).AssertSuccess(HttpStatusCode.Created);
+            }
+            await Eventually.ValueAsync(() => app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters()
+                .CountAsync(m => m.TenantId == tenant.Id && m.LastError != null)), waiting => waiting == emails.Length);
+        }
+        finally
+        {
+            app.Smtp.Start();
+        }
+        var sessionsBefore = app.Smtp.Sessions;
+
+        app.Clock.Advance(TimeSpan.FromMinutes(11));
+        foreach (var email in emails)
+        {
+            await app.Smtp.WaitForAsync(email);
+        }
+        Assert.Equal(1, app.Smtp.Sessions - sessionsBefore);
+    }
+
+    private sealed record Delivery(string Status, int Attempts, string? LastError);
+
+    private Task<Delivery> DeliveryAsync(TenantSetup tenant, long id, Func<Delivery, bool> done) => Eventually.ValueAsync(async () =>
+    {
+        var model = (await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation/{id}", tenant.OwnerToken)).AssertSuccess();
+        var delivery = model.GetProperty("delivery");
+        return new Delivery(delivery.GetProperty("status").GetString()!, delivery.GetProperty("attempts").GetInt32(), delivery.GetProperty("lastError").GetString());
+    }, done);
+}

@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using MimeKit;
+using SmtpServer;
+using SmtpServer.Mail;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+using SmtpServerHost = SmtpServer.SmtpServer;
+
+namespace TenantInvitations.Tests;
+
+// A real SMTP server on loopback, inside the test process. It keeps what it receives (parsed by MimeKit),
+// can refuse recipients with a 5xx reply, can be stopped and started again on the same port, and can run
+// a hook after a message is received and before it answers 250.
+public sealed class SmtpSink : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<MimeMessage> messages = new();
+    private SmtpServerHost? server;
+    private Task running = Task.CompletedTask;
+    private int sessions;
+
+    public SmtpSink()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        Start();
+    }
+
+    public int Port { get; }
+    public int Sessions => Volatile.Read(ref sessions);
+    public MimeMessage[] Messages => [.. messages];
+
+    // Recipients this returns true for are refused with 550 at RCPT TO.
+    public Func<string, bool> Refuses { get; set; } = _ => false;
+
+    // Runs after a message is stored and before the 250 reply.
+    public Func<MimeMessage, Task>? OnReceived { get; set; }
+
+    public MimeMessage[] To(string address) =>
+        [.. Messages.Where(m => m.To.Mailboxes.Any(b => string.Equals(b.Address, address, StringComparison.OrdinalIgnoreCase)))];
+
+    public async Task<MimeMessage[]> WaitForAsync(string address, int count = 1, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (To(address).Length < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+        }
+        var received = To(address);
+        Assert.True(received.Length >= count, $"Expected {count} email(s) to {address} over SMTP, received {received.Length}.");
+        return received;
+    }
+
+    public void Start()
+    {
+        var options = new SmtpServerOptionsBuilder()
+            .ServerName("sink.test")
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port)))
+            .Build();
+        var services = new SmtpServer.ComponentModel.ServiceProvider();
+        services.Add(new Store(this));
+        services.Add(new Filter(this));
+        server = new SmtpServerHost(options, services);
+        server.SessionCreated += (_, _) => Interlocked.Increment(ref sessions);
+        running = server.StartAsync(CancellationToken.None);
+    }
+
+    public async Task StopAsync()
+    {
+        server?.Shutdown();
+        await running;
+        server = null;
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private sealed class Store(SmtpSink sink) : MessageStore
+    {
+        public override async Task<SmtpResponse> SaveAsync(ISessionContext context, IMessageTransaction transaction,
+            ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            using var stream = new MemoryStream(buffer.ToArray());
+            var message = await MimeMessage.LoadAsync(stream, cancellationToken);
+            sink.messages.Enqueue(message);
+            if (sink.OnReceived is { } hook)
+            {
+                await hook(message);
+            }
+            return SmtpResponse.Ok;
+        }
+    }
+
+    private sealed class Filter(SmtpSink sink) : IMailboxFilter
+    {
+        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken) => Task.FromResult(true);
+
+        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
+            sink.Refuses($"{to.User}@{to.Host}")
+                ? throw new SmtpResponseException(new SmtpResponse(SmtpReplyCode.MailboxUnavailable, "5.1.1 No such user here"))
+                : Task.FromResult(true);
+    }
+}
