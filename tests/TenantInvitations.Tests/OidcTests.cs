@@ -42,9 +42,13 @@ public sealed class OidcProvider : IAsyncDisposable
 
     public string Issuer => issuer;
 
-    public string Token(string subject, string email, string audience = Audience, string? issuer = null, bool platformAdmin = false)
+    public string Token(string subject, string email, string audience = Audience, string? issuer = null, bool platformAdmin = false, bool? emailVerified = true)
     {
         var claims = new List<Claim> { new("sub", subject), new("email", email) };
+        if (emailVerified is { } verified)
+        {
+            claims.Add(new Claim("email_verified", verified ? "true" : "false", ClaimValueTypes.Boolean));
+        }
         if (platformAdmin)
         {
             claims.Add(new Claim("role", "platform-admin"));
@@ -99,6 +103,30 @@ public sealed class OidcTests(OidcTestApp app) : IClassFixture<OidcTestApp>
         (await app.GetAsync($"/tenant/{tenantId}/admin/user/invitation", owner)).AssertSuccess();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(null)]
+    public async Task An_email_the_provider_does_not_mark_verified_cannot_accept_or_match(bool? emailVerified)
+    {
+        var admin = app.Provider.Token("oidc|root2", "root@idp.test", platformAdmin: true);
+        var ownerEmail = Scenarios.UniqueEmail("owner");
+        var created = await app.PostAsync("/tenant", new { name = "Unverified Co", ownerEmail }, admin);
+        var tenantId = created.AssertSuccess(HttpStatusCode.Created).GetProperty("id").GetInt64();
+        var link = Mailbox.TokenFrom(Assert.Single(await app.Mail.WaitForAsync(ownerEmail)));
+
+        var unverified = app.Provider.Token($"oidc|{Guid.NewGuid():N}", ownerEmail, emailVerified: emailVerified);
+        Assert.Contains("no verified email", (await app.PostAsync("/invitation/accept", new { token = link }, unverified))
+            .AssertError(HttpStatusCode.Forbidden, "EmailMismatch").Json.GetProperty("error").GetProperty("message").GetString());
+
+        // Accepted through the link alone, the Owner is matched later only by a verified email, which then owns the user.
+        (await app.PostAsync("/invitation/accept", new { token = link })).AssertSuccess();
+        (await app.GetAsync($"/tenant/{tenantId}/admin/user/invitation", unverified)).AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        var verified = app.Provider.Token($"oidc|{Guid.NewGuid():N}", ownerEmail);
+        (await app.GetAsync($"/tenant/{tenantId}/admin/user/invitation", verified)).AssertSuccess();
+        var someoneElse = app.Provider.Token($"oidc|{Guid.NewGuid():N}", ownerEmail);
+        (await app.GetAsync($"/tenant/{tenantId}/admin/user/invitation", someoneElse)).AssertError(HttpStatusCode.Forbidden, "Forbidden");
+    }
+
     [Fact]
     public async Task Wrong_audience_wrong_issuer_and_locally_signed_tokens_are_401()
     {
@@ -107,5 +135,21 @@ public sealed class OidcTests(OidcTestApp app) : IClassFixture<OidcTestApp>
         // With an authority configured, the local signing key no longer signs anything valid.
         (await app.GetAsync("/me/tenants", TestApp.Token("a", "a@idp.test", audience: OidcProvider.Audience))).AssertError(HttpStatusCode.Unauthorized, "Unauthorized");
         (await app.GetAsync("/me/tenants", app.Provider.Token("a", "a@idp.test"))).AssertSuccess();
+    }
+}
+
+public sealed class OidcConfigurationTests
+{
+    [Fact]
+    public void An_authority_without_an_audience_stops_the_service_at_start()
+    {
+        using var app = new AuthorityWithoutAudienceApp();
+        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+        Assert.Contains("Auth:Audience is required with Auth:Authority", error.ToString());
+    }
+
+    private sealed class AuthorityWithoutAudienceApp : TestApp
+    {
+        protected override IEnumerable<KeyValuePair<string, string>> Settings() => [new("Auth:Authority", "https://idp.example.test")];
     }
 }

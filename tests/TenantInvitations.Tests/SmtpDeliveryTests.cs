@@ -154,6 +154,34 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
     }
 
     [Fact]
+    public async Task An_email_still_waiting_when_its_invitation_is_revoked_is_never_sent_and_says_why()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var email = Scenarios.UniqueEmail();
+        await app.Smtp.StopAsync();
+        long id;
+        try
+        {
+            var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
+            id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+            await DeliveryAsync(tenant, id, d => d.Status == "Sending");
+            (await app.PutAsync($"/tenant/{tenant.Id}/admin/user/invitation/revoke?id={id}", tenant.OwnerToken)).AssertSuccess();
+        }
+        finally
+        {
+            app.Smtp.Start();
+        }
+        app.Clock.Advance(TimeSpan.FromMinutes(11));
+
+        var cancelled = await DeliveryAsync(tenant, id, d => d.Status == "Failed");
+        Assert.Equal("Not sent: the invitation was revoked first.", cancelled.LastError);
+        var outbox = await app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().SingleAsync(m => m.InvitationId == id));
+        Assert.Equal(TenantInvitations.Email.OutboxStatus.Cancelled, outbox.Status);
+        Assert.Null(outbox.ProtectedToken);
+        Assert.Empty(app.Smtp.To(email));
+    }
+
+    [Fact]
     public async Task A_batch_of_waiting_emails_goes_out_over_one_connection()
     {
         var tenant = await app.CreateTenantAsync();

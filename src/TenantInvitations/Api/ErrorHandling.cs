@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Net.Http.Headers;
 using TenantInvitations.Data;
 
@@ -17,26 +17,21 @@ internal static partial class ErrorHandling
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             ExceptionHandler = WriteExceptionAsync,
-            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or DbUpdateConcurrencyException,
         });
         app.UseStatusCodePages(context => WriteStatusCodeAsync(context.HttpContext));
         app.Use(RefuseUnknownCharset);
     }
 
-    // An unknown charset would make the JSON reader throw deep inside binding; refuse it before that.
+    // JSON is UTF-8 (RFC 8259). Any other declared charset is refused here, before the JSON reader would trip over it.
     private static Task RefuseUnknownCharset(HttpContext http, RequestDelegate next)
     {
-        if (MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset is { Length: > 0 } charset)
+        if (MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset is { Length: > 0 } charset
+            && !charset.ToString().Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
+            && !charset.ToString().Trim('"').Equals("utf8", StringComparison.OrdinalIgnoreCase))
         {
-            try
-            {
-                Encoding.GetEncoding(charset.ToString().Trim('"'));
-            }
-            catch (ArgumentException)
-            {
-                return new Failure(StatusCodes.Status415UnsupportedMediaType, new ApiError(ErrorCode.UnsupportedMediaType,
-                    "Send the body as JSON with 'Content-Type: application/json' (UTF-8).", [])).ExecuteAsync(http);
-            }
+            return new Failure(StatusCodes.Status415UnsupportedMediaType, new ApiError(ErrorCode.UnsupportedMediaType,
+                "Send the body as JSON in UTF-8 with 'Content-Type: application/json'.", [])).ExecuteAsync(http);
         }
         return next(http);
     }
@@ -47,6 +42,8 @@ internal static partial class ErrorHandling
         return exception switch
         {
             BadHttpRequestException bad => FromBadRequest(bad).ExecuteAsync(http),
+            DbUpdateConcurrencyException => Failure.RateLimited(TimeSpan.FromSeconds(1),
+                "Other requests are changing this right now; try again in a moment.").ExecuteAsync(http),
             not null when Storage.IsUnavailable(exception) => new Failure(StatusCodes.Status503ServiceUnavailable,
                 new ApiError(ErrorCode.ServiceUnavailable, "The database is unavailable. Try again shortly.", []),
                 TimeSpan.FromSeconds(5)).ExecuteAsync(http),

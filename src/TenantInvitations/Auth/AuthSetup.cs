@@ -27,7 +27,13 @@ internal static class AuthSetup
     public static void AddInvitationAuth(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        if (options.Authority is not null && string.IsNullOrWhiteSpace(options.Audience))
+        {
+            // Without an audience, any token the provider issued for any other application would be accepted here.
+            throw new InvalidOperationException("Auth:Audience is required with Auth:Authority: set it to the audience your identity provider puts in tokens for this service.");
+        }
         var signingKey = options.Authority is null ? SigningKey.Resolve(options, builder.Environment) : null;
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration("Auth");
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
         {
@@ -39,7 +45,6 @@ internal static class AuthSetup
                 jwt.Authority = options.Authority;
                 jwt.Audience = options.Audience;
                 jwt.RequireHttpsMetadata = options.RequireHttpsMetadata;
-                jwt.TokenValidationParameters.ValidateAudience = options.Audience is not null;
             }
             else
             {

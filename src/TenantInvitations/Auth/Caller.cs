@@ -1,18 +1,21 @@
 using System.Diagnostics;
 using System.Security.Claims;
+using Microsoft.Extensions.Options;
 using TenantInvitations.Members;
 
 namespace TenantInvitations.Auth;
 
 // Who is calling: the bearer's claims, and (inside a tenant) their role, which is read from the database on every request.
-internal sealed record Caller(string? Subject, string? Email, bool IsPlatformAdmin, string? TraceId, string? ClientAddress)
+// Email is for display; VerifiedEmail is the one trusted to prove a mailbox: any email of a locally signed token, but from
+// an OIDC authority only one it marks email_verified.
+internal sealed record Caller(string? Subject, string? Email, string? VerifiedEmail, bool IsPlatformAdmin, string? TraceId, string? ClientAddress)
 {
     public MemberRole? Role { get; init; }
 
     public bool IsAuthenticated => Subject is not null;
     public bool CanManageOwners => IsPlatformAdmin || Role == MemberRole.Owner;
     public string DisplayName => Email ?? Subject ?? "anonymous";
-    public string? NormalizedEmail => Email is null ? null : EmailAddress.Normalize(Email);
+    public string? NormalizedEmail => VerifiedEmail is null ? null : EmailAddress.Normalize(VerifiedEmail);
 
     public static ValueTask<Caller?> BindAsync(HttpContext http) => ValueTask.FromResult<Caller?>(From(http));
 
@@ -24,17 +27,21 @@ internal sealed record Caller(string? Subject, string? Email, bool IsPlatformAdm
         }
         var user = http.User;
         var authenticated = user.Identity?.IsAuthenticated == true;
-        // An email the identity provider says is unverified is not used to link or to match invitations.
-        var email = user.FindFirstValue("email");
-        if (user.FindFirstValue("email_verified") is "false" or "False")
+        var email = authenticated ? user.FindFirstValue("email") : null;
+        var verified = user.FindFirstValue("email_verified") switch
         {
-            email = null;
-        }
-        return new Caller(
+            "true" or "True" => true,
+            "false" or "False" => false,
+            _ => http.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.Authority is null,
+        };
+        var caller = new Caller(
             authenticated ? user.FindFirstValue("sub") : null,
-            authenticated ? email : null,
+            email,
+            verified ? email : null,
             authenticated && user.IsInRole(AuthOptions.PlatformAdminRole),
             Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier,
             http.Connection.RemoteIpAddress?.ToString());
+        http.Features.Set(caller);
+        return caller;
     }
 }

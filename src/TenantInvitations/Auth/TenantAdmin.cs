@@ -55,14 +55,21 @@ internal static class TenantAdmin
         return builder;
     }
 
-    // The caller's role in the context's tenant, matching by sub, or by verified email for a user not yet linked to a sign-in.
-    public static Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    // The caller's role in the context's tenant: by sub, or by verified email for a user who joined through a link
+    // and has not signed in yet (that sign-in is then linked to the user).
+    public static async Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
     {
         var email = caller.NormalizedEmail;
-        return db.Memberships
+        var match = await db.Memberships
             .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
-            .Select(m => (MemberRole?)m.Role)
+            .OrderBy(m => m.User.Subject == null)
+            .Select(m => new { m.Role, ByEmail = m.User.Subject == null })
             .FirstOrDefaultAsync(cancellationToken);
+        if (match is { ByEmail: true })
+        {
+            await UserLinks.LinkAsync(db, caller, cancellationToken);
+        }
+        return match?.Role;
     }
 }
 

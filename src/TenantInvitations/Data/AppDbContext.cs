@@ -11,7 +11,8 @@ namespace TenantInvitations.Data;
 // One model for every provider; each provider has a small subclass that owns its migrations.
 internal abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
-    // The tenant of the current request (0 outside one). Set by the scoped factory on every rent, so it never leaks through the pool.
+    // The tenant whose rows the query filters show. Every rent starts at 0 (no tenant's rows); the request scope then sets
+    // the route's tenant. A value never survives in the pool.
     public long TenantId { get; set; }
 
     public DbSet<Tenant> Tenants => Set<Tenant>();
@@ -47,5 +48,10 @@ internal abstract class AppDbContext(DbContextOptions options) : DbContext(optio
 internal sealed class ContextFactory<TContext>(IDbContextFactory<TContext> provider) : IDbContextFactory<AppDbContext>
     where TContext : AppDbContext
 {
-    public AppDbContext CreateDbContext() => provider.CreateDbContext();
+    public AppDbContext CreateDbContext()
+    {
+        var db = provider.CreateDbContext();
+        db.TenantId = 0;
+        return db;
+    }
 }

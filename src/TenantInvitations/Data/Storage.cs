@@ -54,8 +54,9 @@ internal static class Storage
         }
     }
 
-    public static bool IsUniqueViolation(DbUpdateException exception) =>
-        exception.InnerException is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 };
+    public static bool IsUniqueViolation(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 }
+        || (exception.InnerException is { } inner && IsUniqueViolation(inner));
 
     // The database could not be reached or stayed locked: the caller should retry later, not see a 500.
     public static bool IsUnavailable(Exception exception) =>

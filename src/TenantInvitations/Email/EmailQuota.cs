@@ -9,19 +9,19 @@ internal static class EmailQuota
 {
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
 
-    // The 429 when the tenant has used its quota, or null: one query for the tenant's limit and its last hour of emails.
-    // The wait ends when the oldest email of the hour leaves it.
-    public static async Task<Failure?> CheckAsync(AppDbContext db, long tenantId, int defaultPerHour, DateTime now, CancellationToken cancellationToken)
+    // The 429 when the context's tenant has used its quota, or null. One index seek finds the emailsPerHour-th most
+    // recent email of the hour; the quota frees up when that one is an hour old.
+    public static async Task<Failure?> CheckAsync(AppDbContext db, int emailsPerHour, DateTime now, CancellationToken cancellationToken)
     {
         var hourAgo = now - Hour;
-        var usage = await db.Tenants.Where(t => t.Id == tenantId).Select(t => new
-        {
-            Limit = t.EmailsPerHour ?? defaultPerHour,
-            Sent = db.OutboxMessages.Count(m => m.CreatedAt > hourAgo),
-            Oldest = db.OutboxMessages.Where(m => m.CreatedAt > hourAgo).Min(m => (DateTime?)m.CreatedAt),
-        }).FirstOrDefaultAsync(cancellationToken);
-        return usage is { Oldest: { } oldest } && usage.Sent >= usage.Limit
-            ? Failure.RateLimited(oldest + Hour - now, $"This tenant has sent its {usage.Limit} emails for this hour.")
+        var oldestCounted = await db.OutboxMessages
+            .Where(m => m.CreatedAt > hourAgo)
+            .OrderByDescending(m => m.CreatedAt)
+            .Skip(emailsPerHour - 1)
+            .Select(m => (DateTime?)m.CreatedAt)
+            .FirstOrDefaultAsync(cancellationToken);
+        return oldestCounted is { } at
+            ? Failure.RateLimited(at + Hour - now, $"This tenant has sent its {emailsPerHour} emails for this hour.")
             : null;
     }
 }

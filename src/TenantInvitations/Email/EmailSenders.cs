@@ -43,7 +43,8 @@ internal sealed class PickupDirectorySender(string directory) : IEmailSender, IE
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            throw new DeliveryException($"The email could not be written to {directory}: {exception.Message}", permanent: false, connectionFailed: true, exception);
+            throw new DeliveryException("The email could not be written to the pickup directory; the service log has the details. It will be retried.",
+                permanent: false, connectionFailed: true, exception);
         }
     }
 

@@ -45,16 +45,25 @@ internal sealed class OutboxDispatcher(
     public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
     {
         await using var db = contexts.CreateDbContext();
-        var messages = await ClaimAsync(db, cancellationToken);
+        var (messages, leaseEnds) = await ClaimAsync(db, cancellationToken);
         if (messages.Count == 0)
         {
             return 0;
         }
         await using var session = await sender.OpenSessionAsync(cancellationToken);
         DeliveryException? unreachable = null;
+        var owned = messages.Select(m => m.Id).ToHashSet();
         foreach (var message in messages)
         {
             var now = clock.UtcNow();
+            if (now >= leaseEnds - Settings.LeaseDuration / 2)
+            {
+                (owned, leaseEnds) = await RenewLeaseAsync(db, owned, now, cancellationToken);
+            }
+            if (!owned.Contains(message.Id))
+            {
+                continue; // the lease ran out and another dispatcher took this message over
+            }
             if (unreachable is not null)
             {
                 message.Defer(RetryAt(message, now) ?? now, unreachable.Message); // the server is down: don't try the rest now
@@ -69,7 +78,7 @@ internal sealed class OutboxDispatcher(
     }
 
     // The claim is one conditional update, so two dispatchers never own the same message at once.
-    private async Task<List<OutboxMessage>> ClaimAsync(AppDbContext db, CancellationToken cancellationToken)
+    private async Task<(List<OutboxMessage> Messages, DateTime LeaseEnds)> ClaimAsync(AppDbContext db, CancellationToken cancellationToken)
     {
         var now = clock.UtcNow();
         var leaseEnds = now + Settings.LeaseDuration;
@@ -82,7 +91,19 @@ internal sealed class OutboxDispatcher(
         var claimed = await outbox
             .Where(m => due.Contains(m.Id) && (m.LockedUntil == null || m.LockedUntil <= now))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds).SetProperty(m => m.LockedBy, node), cancellationToken);
-        return claimed == 0 ? [] : await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).OrderBy(m => m.NextAttemptAt).ToListAsync(cancellationToken);
+        return (claimed == 0 ? [] : await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).OrderBy(m => m.NextAttemptAt).ToListAsync(cancellationToken),
+            leaseEnds);
+    }
+
+    // A long batch (a slow mail server) keeps what it still owns for another lease, and learns what it lost.
+    private async Task<(HashSet<long> Owned, DateTime LeaseEnds)> RenewLeaseAsync(AppDbContext db, HashSet<long> owned, DateTime now, CancellationToken cancellationToken)
+    {
+        var leaseEnds = now + Settings.LeaseDuration;
+        var outbox = db.OutboxMessages.IgnoreQueryFilters();
+        await outbox.Where(m => owned.Contains(m.Id) && m.LockedBy == node && m.Status == OutboxStatus.Queued)
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds), cancellationToken);
+        var kept = await outbox.Where(m => owned.Contains(m.Id) && m.LockedBy == node && m.LockedUntil == leaseEnds).Select(m => m.Id).ToListAsync(cancellationToken);
+        return ([.. kept], leaseEnds);
     }
 
     // Sends one message and sets its outcome. Returns the failure when the server itself is unreachable.
@@ -124,7 +145,7 @@ internal sealed class OutboxDispatcher(
         catch (DeliveryException failure)
         {
             var retryAt = failure.Permanent ? null : RetryAt(message, now);
-            logger.LogWarning("Email {MessageId} for invitation {InvitationId} was not delivered (attempt {Attempt}, {Outcome}): {Reason}",
+            logger.LogWarning(failure.InnerException, "Email {MessageId} for invitation {InvitationId} was not delivered (attempt {Attempt}, {Outcome}): {Reason}",
                 message.MessageId, invitation.Id, message.Attempts + 1, retryAt is null ? "final" : "will retry", failure.Message);
             message.MarkAttemptFailed(now, retryAt is null && !failure.Permanent
                 ? $"Gave up after retrying for {Settings.RetryFor.TotalHours:0.#} hours. Last error: {failure.Message}"
@@ -142,28 +163,35 @@ internal sealed class OutboxDispatcher(
         return next <= message.CreatedAt + Settings.RetryFor ? next : null;
     }
 
-    // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest email.
-    private static async Task RecordAsync(AppDbContext db, OutboxMessage message, CancellationToken cancellationToken)
+    // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest
+    // email, and nothing is recorded if another dispatcher took the message over meanwhile.
+    private async Task RecordAsync(AppDbContext db, OutboxMessage message, CancellationToken cancellationToken)
     {
         var delivery = message.Status switch
         {
             OutboxStatus.Sent => DeliveryStatus.Sent,
-            OutboxStatus.Failed => DeliveryStatus.Failed,
+            OutboxStatus.Failed or OutboxStatus.Cancelled => DeliveryStatus.Failed,
             OutboxStatus.Queued when message.LastError is not null => DeliveryStatus.Sending,
             _ => DeliveryStatus.Queued,
         };
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (message.Status != OutboxStatus.Cancelled)
+        await db.Invitations.IgnoreQueryFilters()
+            .Where(i => i.Id == message.InvitationId && i.DeliveryMessageId == message.Id)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(i => i.DeliveryStatus, delivery)
+                .SetProperty(i => i.DeliveryAttempts, message.Attempts)
+                .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
+                .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken);
+        try
         {
-            await db.Invitations.IgnoreQueryFilters()
-                .Where(i => i.Id == message.InvitationId && i.DeliveryMessageId == message.Id)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(i => i.DeliveryStatus, delivery)
-                    .SetProperty(i => i.DeliveryAttempts, message.Attempts)
-                    .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
-                    .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
         }
-        await db.SaveChangesAsync(cancellationToken);
+        catch (DbUpdateConcurrencyException)
+        {
+            logger.LogWarning("Email {MessageId} was taken over by another dispatcher after its lease ran out; its outcome here is not recorded.", message.MessageId);
+            db.Entry(message).State = EntityState.Detached;
+            return;
+        }
         await transaction.CommitAsync(cancellationToken);
     }
 }

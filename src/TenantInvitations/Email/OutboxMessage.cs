@@ -106,6 +106,8 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         message.Property(m => m.MessageId).HasMaxLength(255);
         message.Property(m => m.Status).HasConversion<string>().HasMaxLength(16);
         message.Property(m => m.LastError).HasMaxLength(OutboxMessage.MaxErrorLength);
+        // A dispatcher's record of an attempt only lands while it still owns the message.
+        message.Property(m => m.LockedBy).IsConcurrencyToken();
         message.HasOne<Invitation>().WithMany().HasForeignKey(m => m.InvitationId);
         message.HasIndex(m => new { m.Status, m.NextAttemptAt });
         message.HasIndex(m => m.InvitationId);

@@ -128,7 +128,7 @@ internal static class InvitationsApi
         }
 
         var now = clock.UtcNow();
-        if (await EmailQuota.CheckAsync(db, tenantId, options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
+        if (await EmailQuota.CheckAsync(db, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
         {
             return overQuota;
         }

@@ -66,7 +66,9 @@ internal static class InviteeApi
             }
             if (caller.IsAuthenticated && caller.NormalizedEmail != invitation.NormalizedEmail)
             {
-                return EmailMismatch("This invitation was sent to a different email address than the one you are signed in with.");
+                return EmailMismatch(caller.NormalizedEmail is null
+                    ? "Your sign-in has no verified email, so it cannot accept an invitation sent to an address."
+                    : "This invitation was sent to a different email address than the one you are signed in with.");
             }
             var user = caller.IsAuthenticated ? await db.Users.FirstOrDefaultAsync(u => u.Subject == caller.Subject, ct) : null;
             user ??= await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == invitation.NormalizedEmail, ct);

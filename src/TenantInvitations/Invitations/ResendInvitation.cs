@@ -33,18 +33,22 @@ internal static class ResendInvitation
         var result = await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>
         {
             db.ChangeTracker.Clear();
-            var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.Id == id, ct);
-            if (invitation is null)
+            // The invitation (tracked, for the guarded update) and its tenant's email quota, in one query.
+            var found = await db.Invitations.Where(i => i.Id == id)
+                .Select(i => new { Invitation = i, EmailsPerHour = db.Tenants.Where(t => t.Id == i.TenantId).Select(t => t.EmailsPerHour).FirstOrDefault() })
+                .FirstOrDefaultAsync(ct);
+            if (found is null)
             {
                 return Failure.NotFound("The invitation");
             }
+            var invitation = found.Invitation;
             var now = clock.UtcNow();
             var rules = options.Value;
             if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } refused)
             {
                 return refused.ToFailure();
             }
-            if (await EmailQuota.CheckAsync(db, tenantId, rules.EmailsPerHour, now, ct) is { } overQuota)
+            if (await EmailQuota.CheckAsync(db, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
                 return overQuota;
             }

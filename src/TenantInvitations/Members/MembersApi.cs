@@ -67,13 +67,15 @@ internal static class MembersApi
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        // The guard is in the update itself: an Owner is only demoted while another Owner remains.
+        // The guards are in the update itself: an Owner is only changed by someone who may, and only demoted while another Owner remains.
+        var canManageOwners = caller.CanManageOwners;
         var changed = await db.Memberships
-            .Where(m => m.UserId == id && (role == MemberRole.Owner || m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
+            .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
+                && (role == MemberRole.Owner || m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.Role, role), cancellationToken);
         if (changed == 0)
         {
-            return await db.Memberships.AnyAsync(m => m.UserId == id, cancellationToken) ? LastOwner("demote") : Failure.NotFound("The member");
+            return await WhyUnchangedAsync(db, id, caller, "demote", cancellationToken);
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{member.Role} to {role}"));
         await db.SaveChangesAsync(cancellationToken);
@@ -96,18 +98,29 @@ internal static class MembersApi
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var canManageOwners = caller.CanManageOwners;
         var removed = await db.Memberships
-            .Where(m => m.UserId == id && (m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
+            .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
+                && (m.Role != MemberRole.Owner || db.Memberships.Count(o => o.Role == MemberRole.Owner) > 1))
             .ExecuteDeleteAsync(cancellationToken);
         if (removed == 0)
         {
-            return await db.Memberships.AnyAsync(m => m.UserId == id, cancellationToken) ? LastOwner("remove") : Failure.NotFound("The member");
+            return await WhyUnchangedAsync(db, id, caller, "remove", cancellationToken);
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {member.Role}"));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt));
     }
+
+    // The guarded change touched nothing: the member is gone, became an Owner the caller may not change, or is the last Owner.
+    private static async Task<Failure> WhyUnchangedAsync(AppDbContext db, long id, Caller caller, string verb, CancellationToken cancellationToken) =>
+        await db.Memberships.Where(m => m.UserId == id).Select(m => (MemberRole?)m.Role).FirstOrDefaultAsync(cancellationToken) switch
+        {
+            null => Failure.NotFound("The member"),
+            MemberRole.Owner when !caller.CanManageOwners => Failure.Forbidden("Only an Owner may change or remove an Owner."),
+            _ => LastOwner(verb),
+        };
 
     private static Failure LastOwner(string verb) =>
         Failure.Conflict(ErrorCode.LastOwner, $"You cannot {verb} the last Owner of the tenant. Make someone else an Owner first.");

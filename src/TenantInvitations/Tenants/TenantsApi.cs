@@ -78,9 +78,13 @@ internal static class TenantsApi
         var memberships = await db.Memberships.IgnoreQueryFilters().AsNoTracking()
             .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
             .OrderBy(m => m.JoinedAt)
-            .Select(m => new MyTenantModel(m.TenantId, m.Tenant.DisplayName ?? m.Tenant.Name, m.Role, m.JoinedAt))
+            .Select(m => new { Model = new MyTenantModel(m.TenantId, m.Tenant.DisplayName ?? m.Tenant.Name, m.Role, m.JoinedAt), ByEmail = m.User.Subject == null })
             .ToArrayAsync(cancellationToken);
-        return ApiResults.Ok(memberships);
+        if (memberships.Any(m => m.ByEmail))
+        {
+            await UserLinks.LinkAsync(db, caller, cancellationToken);
+        }
+        return ApiResults.Ok(memberships.Select(m => m.Model).ToArray());
     }
 
     public static string? NameProblem(string? name, string field) => name switch

@@ -162,6 +162,7 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnName("last_error");
 
                     b.Property<Guid?>("LockedBy")
+                        .IsConcurrencyToken()
                         .HasColumnType("TEXT")
                         .HasColumnName("locked_by");
 

@@ -11,7 +11,7 @@ using TenantInvitations.Data;
 namespace TenantInvitations.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261127032140_Initial")]
+    [Migration("20261127033653_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -165,6 +165,7 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnName("last_error");
 
                     b.Property<Guid?>("LockedBy")
+                        .IsConcurrencyToken()
                         .HasColumnType("TEXT")
                         .HasColumnName("locked_by");
 
