@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
+using TenantInvitations;
 using TenantInvitations.Api;
 using TenantInvitations.Audit;
 using TenantInvitations.Auth;

@@ -194,6 +194,17 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
         }
     }
 
+    [Fact]
+    public async Task Servers_name_the_public_base_url_whatever_the_host_header()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json");
+        request.Headers.Host = "evil.example";
+        using var client = app.CreateClient();
+        using var response = await client.SendAsync(request);
+        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(["https://invitations.example.test"], document.GetProperty("servers").EnumerateArray().Select(s => s.GetProperty("url").GetString()));
+    }
+
     private async Task<JsonElement> DocumentAsync()
     {
         var response = await app.GetAsync("/openapi/v1.json");

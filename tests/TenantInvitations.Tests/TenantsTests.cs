@@ -462,6 +462,22 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
     }
 
     [Fact]
+    public async Task A_platform_admins_successful_reads_inside_a_tenant_are_audited()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        (await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation/{invitation.Id}", app.PlatformAdminToken)).AssertSuccess();
+        (await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation?limit=0", app.PlatformAdminToken)).AssertError(HttpStatusCode.BadRequest, "ValidationError");
+        (await app.GetAsync($"/tenant/{tenant.Id}/admin/user", tenant.OwnerToken)).AssertSuccess(); // a member's reads are not
+
+        var reads = await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters()
+            .Where(a => a.TenantId == tenant.Id && a.Action == "platform_admin.read").ToListAsync());
+        var read = Assert.Single(reads);
+        Assert.True(read.ActorIsPlatformAdmin);
+        Assert.Equal($"GET /tenant/{{tenantId}}/admin/user/invitation/{{id}} id {invitation.Id}", read.Details);
+    }
+
+    [Fact]
     public async Task Email_preview_of_an_unknown_invitation_is_404_and_a_Member_may_not_preview()
     {
         var tenant = await app.CreateTenantAsync();

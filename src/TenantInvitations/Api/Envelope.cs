@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace TenantInvitations.Api;
 
-// The wrapper around every JSON response: success flags, an error, and the value.
+// Every JSON response, success or failure, has this shape (API.md).
 internal sealed record Envelope<T>
 {
     [JsonPropertyOrder(0)] public required bool IsSuccess { get; init; }
@@ -11,7 +11,7 @@ internal sealed record Envelope<T>
     [JsonPropertyOrder(3)] public T? Value { get; init; }
 }
 
-// The wrapper of every failed response. Its value is always null.
+// The failure envelope. A separate type so OpenAPI can describe error responses on their own.
 internal sealed record ErrorEnvelope
 {
     [JsonPropertyOrder(0)] public bool IsSuccess => false;

@@ -51,7 +51,7 @@ internal sealed class Failure(int statusCode, ApiError error, TimeSpan? retryAft
             [$"Retry after {RetryAfterSeconds(retryAfter).ToString(CultureInfo.InvariantCulture)} seconds."]), retryAfter);
 }
 
-// Success or a failure envelope: the return type of every handler.
+// The success envelope with 200; failures are Failure results.
 internal static class ApiResults
 {
     public static Ok<Envelope<T>> Ok<T>(T value) => TypedResults.Ok(Envelope.Of(value));

@@ -22,8 +22,11 @@ internal static class OpenApiSetup
         // Component names must match ^[a-zA-Z0-9.\-_]+$ for client generators: EnvelopeOfUserInvitationModel[] becomes ...ModelList.
         options.CreateSchemaReferenceId = type =>
             OpenApiOptions.CreateDefaultSchemaReferenceId(type)?.Replace("[]", "List", StringComparison.Ordinal);
-        options.AddDocumentTransformer((document, _, _) =>
+        options.AddDocumentTransformer((document, context, _) =>
         {
+            // The server is the configured public address, never the request's Host header.
+            var publicBaseUrl = context.ApplicationServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<AppOptions>>().Value.PublicBaseUrl;
+            document.Servers = [new OpenApiServer { Url = publicBaseUrl!.TrimEnd('/') }];
             document.Info = new OpenApiInfo
             {
                 Title = "TenantInvitations",

@@ -66,7 +66,9 @@ internal static class AuditApi
         var changes = await db.AuditEvents.AsNoTracking()
             .Where(a => a.TargetType == "invitation" && a.TargetId == id).ToListAsync(cancellationToken);
         var emails = await db.OutboxMessages.AsNoTracking()
-            .Where(m => m.InvitationId == id).ToListAsync(cancellationToken);
+            .Where(m => m.InvitationId == id)
+            .Select(m => new { m.CreatedAt, m.Status, m.Attempts, m.LastAttemptAt, m.LastError })
+            .ToListAsync(cancellationToken);
         var history = changes.Select(a => new InvitationHistoryEntry(a.OccurredAt, a.Action, Actor(a), a.Details, null))
             .Concat(emails.Select(m => new InvitationHistoryEntry(m.CreatedAt, $"email.{m.Status.ToString().ToLowerInvariant()}", null, m.LastError,
                 new DeliveryModel(m.Status switch

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using TenantInvitations.Api;
+using TenantInvitations.Audit;
 using TenantInvitations.Data;
 using TenantInvitations.Members;
 
@@ -49,10 +50,30 @@ internal static class TenantAdmin
                     context.Arguments[i] = withRole;
                 }
             }
-            return await next(context);
+            var result = await next(context);
+            if (role is null && HttpMethods.IsGet(http.Request.Method) && Succeeded(result))
+            {
+                await AuditPlatformReadAsync(http, db, caller, http.RequestAborted);
+            }
+            return result;
         });
         builder.ProducesFailures(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         return builder;
+    }
+
+    private static bool Succeeded(object? result) =>
+        ((result as INestedHttpResult)?.Result ?? result) is IStatusCodeHttpResult { StatusCode: < 400 };
+
+    // A platform admin reading inside a tenant they are not a member of is audited like their changes are.
+    private static async Task AuditPlatformReadAsync(HttpContext http, AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    {
+        var ids = http.RequestServices.GetRequiredService<IdGenerator>();
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().UtcNow();
+        var target = http.GetRouteValue("id") as string ?? (http.Request.Query.TryGetValue("id", out var id) ? id.ToString() : null);
+        var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+        db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "platform_admin.read", db.TenantId,
+            "tenant", db.TenantId, now, $"GET {route}{(target is null ? "" : $" id {target}")}"));
+        await db.SaveChangesAsync(cancellationToken);
     }
 
     // The caller's role in the context's tenant: by sub, or by verified email for a user who joined through a link

@@ -19,14 +19,3 @@ internal sealed class InvitationOptions
     [Range(1, 1_000_000, ErrorMessage = "Invitations:EmailsPerHour must be from 1 to 1000000.")]
     public int EmailsPerHour { get; set; } = 1000;
 }
-
-internal sealed class AppOptions
-{
-    [Required(ErrorMessage = "App:PublicBaseUrl is required outside Development: it is the base of the links in emails.")]
-    [Url(ErrorMessage = "App:PublicBaseUrl must be an absolute http(s) URL, such as https://invitations.example.com.")]
-    public string? PublicBaseUrl { get; set; }
-
-    public Uri BaseUri => new(PublicBaseUrl!.TrimEnd('/') + "/");
-
-    public string AcceptLink(string token) => new Uri(BaseUri, $"accept?token={Uri.EscapeDataString(token)}").ToString();
-}

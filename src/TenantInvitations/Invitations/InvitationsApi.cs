@@ -89,8 +89,8 @@ internal static class InvitationsApi
         long tenantId, CreateInvitationRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var problems = InvitationRules.Validate(request);
-        if (InvitationRules.InviterProblem(caller) is { } inviterProblem)
+        var problems = NewInvitation.Validate(request);
+        if (NewInvitation.InviterProblem(caller) is { } inviterProblem)
         {
             problems.Add(inviterProblem);
         }
@@ -120,11 +120,11 @@ internal static class InvitationsApi
         }
         if (found.IsMember)
         {
-            return InvitationRules.AlreadyMember();
+            return NewInvitation.AlreadyMember();
         }
         if (found.PendingId is { } pendingId)
         {
-            return InvitationRules.AlreadyInvited(pendingId);
+            return NewInvitation.AlreadyInvited(pendingId);
         }
 
         var now = clock.UtcNow();
@@ -133,7 +133,7 @@ internal static class InvitationsApi
             return overQuota;
         }
         var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
-        var invitation = await InvitationRules.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
+        var invitation = await NewInvitation.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
             request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);
         try
         {
@@ -144,8 +144,8 @@ internal static class InvitationsApi
             // Another request invited the same address a moment ago; the partial unique index decided.
             db.ChangeTracker.Clear();
             var winner = await db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending)
-                .Select(i => i.Id).FirstOrDefaultAsync(cancellationToken);
-            return InvitationRules.AlreadyInvited(winner);
+                .Select(i => (long?)i.Id).FirstOrDefaultAsync(cancellationToken);
+            return NewInvitation.AlreadyInvited(winner);
         }
         outbox.Committed();
         return TypedResults.Created($"/tenant/{tenantId}/admin/user/invitation/{invitation.Id}", Envelope.Of(new[] { invitation.ToModel(now) }));

@@ -91,7 +91,7 @@ internal static class InviteeApi
                 {
                     // A racing accept of this very invitation may have made the membership since it was read.
                     var current = await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == invitation.Id).Select(i => i.Status).SingleAsync(ct);
-                    return current == InvitationStatus.Pending ? InvitationRules.AlreadyMember() : Outcome.NotPending(current).ToFailure();
+                    return current == InvitationStatus.Pending ? NewInvitation.AlreadyMember() : Outcome.NotPending(current).ToFailure();
                 }
             }
             invitation.Accept(user.Id, now);

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace TenantInvitations.Members;
 
-// A person who joined at least one tenant. Linked to sign-ins by <c>sub</c>, or by email until first linked.
+// A person who joined at least one tenant. Linked to sign-ins by sub, or by email until first linked.
 internal sealed class User
 {
     public long Id { get; init; }

@@ -46,7 +46,7 @@ internal static class TenantsApi
         {
             problems.Add(emailProblem);
         }
-        if (InvitationRules.InviterProblem(caller) is { } inviterProblem)
+        if (NewInvitation.InviterProblem(caller) is { } inviterProblem)
         {
             problems.Add(inviterProblem);
         }
@@ -58,7 +58,7 @@ internal static class TenantsApi
         var tenant = new Tenant { Id = await ids.NextAsync(cancellationToken), Name = request.Name!.Trim(), CreatedAt = now };
         db.Tenants.Add(tenant);
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "tenant.created", tenant.Id, "tenant", tenant.Id, now));
-        await InvitationRules.AddAsync(db, ids, outbox, tenant, request.OwnerEmail!.Trim(), MemberRole.Owner, options.Value.DefaultValidityDays,
+        await NewInvitation.AddAsync(db, ids, outbox, tenant, request.OwnerEmail!.Trim(), MemberRole.Owner, options.Value.DefaultValidityDays,
             message: null, tenant.DefaultLocale, caller, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         outbox.Committed();

@@ -9,7 +9,7 @@ using TenantInvitations.Tenants;
 namespace TenantInvitations.Invitations;
 
 // What creating an invitation takes, shared by POST .../invitation and POST /tenant (whose first Owner is invited too).
-internal static class InvitationRules
+internal static class NewInvitation
 {
     public static List<string> Validate(CreateInvitationRequest request)
     {
@@ -46,8 +46,10 @@ internal static class InvitationRules
     public static Failure AlreadyMember() =>
         Failure.Conflict(ErrorCode.AlreadyMember, "That email already belongs to a member of this tenant.");
 
-    public static Failure AlreadyInvited(long pendingId) =>
-        Failure.Conflict(ErrorCode.AlreadyInvited, "A pending invitation for that email already exists; resend it instead.", $"id: {pendingId}");
+    // The pending invitation's id is in info, unless it was answered in the moment since it won a race.
+    public static Failure AlreadyInvited(long? pendingId) =>
+        Failure.Conflict(ErrorCode.AlreadyInvited, "A pending invitation for that email already exists; resend it instead.",
+            pendingId is { } id ? [$"id: {id}"] : []);
 
     // Adds the invitation, its email and its audit event to the context; the caller saves them in one SaveChanges.
     public static async Task<Invitation> AddAsync(AppDbContext db, IdGenerator ids, EmailOutbox outbox, Tenant tenant, string email,
