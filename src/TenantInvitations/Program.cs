@@ -63,6 +63,12 @@ builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true)
 builder.AddStorage();
 builder.AddInvitationAuth();
 builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
+builder.Services.AddAntiforgery(o =>
+{
+    o.Cookie.Name = "invitations-antiforgery";
+    o.Cookie.SameSite = SameSiteMode.Strict;
+    o.FormFieldName = "_antiforgery";
+});
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddInvitationOpenApi();
 
@@ -104,6 +110,7 @@ app.MapEmailPreview();
 app.MapMembers();
 app.MapAudit();
 app.MapInvitee();
+app.MapAcceptPage();
 
 await app.RunAsync();
 return 0;

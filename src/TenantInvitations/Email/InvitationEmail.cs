@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Unicode;
 using System.Text.RegularExpressions;
 using Fluid;
 using MimeKit;
+using TenantInvitations.Api;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
@@ -23,33 +22,25 @@ internal sealed record InvitationEmailContent(
 internal sealed record RenderedEmail(string Subject, string Html, string Text, string Locale);
 
 // Renders invitation emails from the Liquid templates in Email/Templates: a shared HTML layout and, per language,
-// a subject, an HTML body and a plain-text body. Templates are parsed once; a broken one stops the service at start.
+// a subject, an HTML body and a plain-text body.
 internal sealed partial class InvitationEmailRenderer
 {
     public const string DefaultLocale = "en";
-    // Escapes markup (<, >, &, quotes) but leaves letters such as é or ü readable.
-    private static readonly HtmlEncoder Html = HtmlEncoder.Create(UnicodeRanges.All);
     private readonly Dictionary<string, (IFluidTemplate Subject, IFluidTemplate Html, IFluidTemplate Text)> languages;
-    private readonly IFluidTemplate layout;
+    private readonly IFluidTemplate layout = Liquid.Parse("Email", "Templates", "layout.html.liquid");
     private readonly TemplateOptions options = new();
 
-    public InvitationEmailRenderer() : this(Path.Combine(AppContext.BaseDirectory, "Email", "Templates"))
+    public InvitationEmailRenderer()
     {
-    }
-
-    public InvitationEmailRenderer(string folder)
-    {
-        var parser = new FluidParser();
-        layout = Parse(parser, Path.Combine(folder, "layout.html.liquid"));
-        languages = Directory.GetDirectories(folder).ToDictionary(
+        languages = Directory.GetDirectories(Path.Combine(AppContext.BaseDirectory, "Email", "Templates")).ToDictionary(
             directory => Path.GetFileName(directory),
-            directory => (Parse(parser, Path.Combine(directory, "subject.liquid")),
-                          Parse(parser, Path.Combine(directory, "body.html.liquid")),
-                          Parse(parser, Path.Combine(directory, "body.txt.liquid"))),
+            directory => (Liquid.Parse("Email", "Templates", Path.GetFileName(directory), "subject.liquid"),
+                          Liquid.Parse("Email", "Templates", Path.GetFileName(directory), "body.html.liquid"),
+                          Liquid.Parse("Email", "Templates", Path.GetFileName(directory), "body.txt.liquid")),
             StringComparer.OrdinalIgnoreCase);
         if (!languages.ContainsKey(DefaultLocale))
         {
-            throw new InvalidOperationException($"The email templates in {folder} have no '{DefaultLocale}' folder.");
+            throw new InvalidOperationException($"The email templates have no '{DefaultLocale}' folder.");
         }
     }
 
@@ -75,15 +66,14 @@ internal sealed partial class InvitationEmailRenderer
         context.SetValue("role", content.Role.ToString());
         context.SetValue("message", content.Message ?? "");
         context.SetValue("link", content.AcceptLink);
-        // ICU writes narrow no-break spaces in times (3:29 AM); plain spaces read the same everywhere.
-        context.SetValue("expires", $"{content.ExpiresAt.ToString("f", culture).Replace('\u202F', ' ').Replace('\u00A0', ' ')} UTC");
+        context.SetValue("expires", Liquid.DateForPeople(content.ExpiresAt, culture));
 
         // A subject is one header line whatever the values hold.
         var subject = Whitespace().Replace(await subjectTemplate.RenderAsync(context, NullEncoder.Default), " ").Trim();
         var text = await textTemplate.RenderAsync(context, NullEncoder.Default);
         context.SetValue("subject", subject);
-        context.SetValue("body", await htmlTemplate.RenderAsync(context, Html));
-        var html = await layout.RenderAsync(context, Html);
+        context.SetValue("body", await htmlTemplate.RenderAsync(context, Liquid.Html));
+        var html = await layout.RenderAsync(context, Liquid.Html);
         return new RenderedEmail(subject, html, text, locale);
     }
 
@@ -100,11 +90,6 @@ internal sealed partial class InvitationEmailRenderer
         message.Body.Headers.Add(HeaderId.ContentLanguage, email.Locale);
         return message;
     }
-
-    private static IFluidTemplate Parse(FluidParser parser, string path) =>
-        parser.TryParse(File.ReadAllText(path), out var template, out var error)
-            ? template
-            : throw new InvalidOperationException($"The email template {path} does not parse: {error}");
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
