@@ -63,6 +63,16 @@ public sealed class ServiceProcess : IDisposable
         Assert.Fail($"The service did not become ready. Output:\n{Output}");
     }
 
+    // SIGKILL: no shutdown, no flushing; what was in flight is simply gone.
+    public void Kill()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+    }
+
     public void Dispose()
     {
         if (!process.HasExited)

@@ -6,7 +6,7 @@ using MimeKit;
 
 namespace TenantInvitations.Tests;
 
-public sealed class SmtpTestApp : TestApp
+public class SmtpTestApp : TestApp
 {
     public SmtpSink Smtp { get; } = new();
 

@@ -94,7 +94,7 @@ public class TestApp : WebApplicationFactory<Program>
         {
             request.Content = new StringContent(rawBody, Encoding.UTF8, contentType);
         }
-        using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         using var response = await client.SendAsync(request, cancellationToken);
         return await ApiResponse.ReadAsync(response);
     }
