@@ -47,8 +47,10 @@ if (builder.Environment.IsDevelopment())
     builder.Services.PostConfigure<AppOptions>(o => o.PublicBaseUrl ??= "http://localhost:5080");
 }
 builder.Services.AddOptions<InvitationOptions>().BindConfiguration("Invitations").ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations()
-    .Validate(o => MimeKit.MailboxAddress.TryParse(o.Smtp.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
+builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations().ValidateOnStart();
+// The SMTP settings are checked on their own: annotations on nested objects are not validated with their parent.
+builder.Services.AddOptions<SmtpOptions>().BindConfiguration("Email:Smtp").ValidateDataAnnotations()
+    .Validate(o => MimeKit.MailboxAddress.TryParse(o.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
     .ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 

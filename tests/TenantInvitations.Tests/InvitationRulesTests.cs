@@ -66,7 +66,7 @@ public sealed class InvitationRulesTests
         Assert.Equal(later.AddDays(7), invitation.ExpiresAt);
         Assert.Equal(later, invitation.LastSentAt);
         Assert.Equal(2, invitation.SendCount);
-        Assert.Equal(99, invitation.DeliveryMessageId);
+        Assert.Equal(99, invitation.DeliveryOutboxId);
         Assert.Equal(TenantInvitations.Email.DeliveryStatus.Queued, invitation.DeliveryStatus);
         Assert.Equal(version + 1, invitation.Version);
         Assert.Equal(InvitationStatus.Pending, invitation.StatusAt(later));

@@ -109,6 +109,20 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
     }
 
     [Fact]
+    public async Task A_locale_without_templates_falls_back_to_the_tenants_default_before_English()
+    {
+        var tenant = await app.CreateTenantAsync("Fallback GmbH");
+        (await app.PutAsync($"/tenant/{tenant.Id}/admin/settings", tenant.OwnerToken, new { defaultLocale = "de" })).AssertSuccess();
+        var email = Scenarios.UniqueEmail();
+
+        (await app.PostAsync(InvitationsPath(tenant), new { email, locale = "pt-BR" }, tenant.OwnerToken)).AssertSuccess(HttpStatusCode.Created);
+
+        var message = Assert.Single(await app.Mail.WaitForAsync(email));
+        Assert.Contains("<html lang=\"de\">", message.HtmlBody);
+        Assert.Equal($"{tenant.OwnerEmail} hat Sie zu Fallback GmbH eingeladen", message.Subject);
+    }
+
+    [Fact]
     public async Task Email_has_text_and_html_parts_and_links_to_the_public_base_url_whatever_the_host_header()
     {
         var tenant = await app.CreateTenantAsync("Globex Research");

@@ -324,6 +324,6 @@ public sealed class ResendInvitationTests(TestApp app) : IClassFixture<TestApp>
         var outbox = await db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.InvitationId == invitationId);
         var audits = await db.AuditEvents.IgnoreQueryFilters().CountAsync(a => a.TargetId == invitationId);
         var superseded = await db.SupersededTokens.CountAsync(s => s.InvitationId == invitationId);
-        return $"{Convert.ToHexString(i.TokenHash)} {i.SendCount} {i.ExpiresAt:O} {i.LastSentAt:O} {i.Version} {outbox} {audits} {superseded} {i.DeliveryMessageId}";
+        return $"{Convert.ToHexString(i.TokenHash)} {i.SendCount} {i.ExpiresAt:O} {i.LastSentAt:O} {i.Version} {outbox} {audits} {superseded} {i.DeliveryOutboxId}";
     });
 }

@@ -83,8 +83,12 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
         var byInjectedInviter = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = Scenarios.UniqueEmail() }, injected);
         Assert.Contains("shown as the inviter", byInjectedInviter.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo.Single());
 
-        var legit = await app.InviteAsync(tenant);
-        await app.Smtp.WaitForAsync(legit.Email);
+        // Line breaks are allowed in the admin's message; they stay in the body.
+        var legit = Scenarios.UniqueEmail();
+        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = legit, message = "Hello\r\nBcc: victim@evil.example\r\n\r\nbye" }, tenant.OwnerToken))
+            .AssertSuccess(HttpStatusCode.Created);
+        var sent = Assert.Single(await app.Smtp.WaitForAsync(legit));
+        Assert.Contains("Bcc: victim@evil.example", sent.TextBody);
         Assert.All(app.Smtp.Messages, m =>
         {
             Assert.Empty(m.Bcc);
@@ -138,6 +142,8 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
             Assert.Contains($"refused the email for {email}: 550", failed.LastError);
             Assert.Contains("No such user here", failed.LastError);
             app.Clock.Advance(TimeSpan.FromMinutes(30));
+            var later = await app.InviteAsync(tenant); // the dispatcher has run again since
+            Assert.Single(app.Smtp.To(later.Email));
             Assert.Equal(1, (await DeliveryAsync(tenant, id, _ => true)).Attempts); // never retried
 
             app.Smtp.Refuses = _ => false;
@@ -182,6 +188,84 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
     }
 
     [Fact]
+    public async Task A_4xx_reply_is_retried_and_the_email_then_arrives()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var email = Scenarios.UniqueEmail("busy");
+        app.Smtp.Defers = address => address == email;
+        long id;
+        try
+        {
+            var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
+            id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+            var deferred = await DeliveryAsync(tenant, id, d => d.Attempts >= 1);
+            Assert.Equal("Sending", deferred.Status);
+            Assert.Contains($"deferred the email for {email}: 451", deferred.LastError);
+        }
+        finally
+        {
+            app.Smtp.Defers = _ => false;
+        }
+        app.Clock.Advance(TimeSpan.FromMinutes(11));
+        Assert.Single(await app.Smtp.WaitForAsync(email));
+        Assert.Equal("Sent", (await DeliveryAsync(tenant, id, d => d.Status == "Sent")).Status);
+    }
+
+    [Fact]
+    public async Task A_refused_sender_is_a_problem_of_the_server_setup_so_emails_wait_instead_of_failing()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var emails = new[] { Scenarios.UniqueEmail(), Scenarios.UniqueEmail() };
+        app.Smtp.RefusesSenders = true;
+        var ids = new List<long>();
+        try
+        {
+            foreach (var email in emails)
+            {
+                var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
+                ids.Add(created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64());
+            }
+            foreach (var id in ids)
+            {
+                var waiting = await DeliveryAsync(tenant, id, d => d.Attempts >= 1);
+                Assert.Equal("Sending", waiting.Status);
+                Assert.Contains("refused the sender address: 553", waiting.LastError);
+                Assert.Contains("check Email:Smtp:From", waiting.LastError);
+            }
+        }
+        finally
+        {
+            app.Smtp.RefusesSenders = false;
+        }
+        app.Clock.Advance(TimeSpan.FromMinutes(11));
+        foreach (var email in emails)
+        {
+            Assert.Single(await app.Smtp.WaitForAsync(email));
+        }
+    }
+
+    [Fact]
+    public async Task After_a_day_of_failed_retries_the_email_is_marked_failed_with_the_last_error()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.Smtp.StopAsync();
+        try
+        {
+            var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = Scenarios.UniqueEmail() }, tenant.OwnerToken);
+            var id = created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
+            await DeliveryAsync(tenant, id, d => d.Attempts >= 1);
+
+            app.Clock.Advance(TimeSpan.FromHours(25));
+            var failed = await DeliveryAsync(tenant, id, d => d.Status == "Failed");
+            Assert.StartsWith("Gave up after retrying for 24 hours. Last error: Could not deliver through the mail server", failed.LastError);
+        }
+        finally
+        {
+            app.Smtp.Start();
+        }
+    }
+
+    [Fact]
     public async Task A_batch_of_waiting_emails_goes_out_over_one_connection()
     {
         var tenant = await app.CreateTenantAsync();
@@ -218,4 +302,47 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
         var delivery = model.GetProperty("delivery");
         return new Delivery(delivery.GetProperty("status").GetString()!, delivery.GetProperty("attempts").GetInt32(), delivery.GetProperty("lastError").GetString());
     }, done);
+}
+
+public sealed class TlsRequiredApp : SmtpTestApp
+{
+    // The loopback server offers no STARTTLS; with TLS required, nothing may go out in the clear.
+    protected override IEnumerable<KeyValuePair<string, string>> Settings() => [.. base.Settings(), new("Email:Smtp:UseTls", "true")];
+}
+
+public sealed class SmtpTlsTests(TlsRequiredApp app) : IClassFixture<TlsRequiredApp>
+{
+    [Fact]
+    public async Task When_tls_is_required_and_the_server_offers_none_the_email_waits_and_says_why()
+    {
+        var ownerEmail = Scenarios.UniqueEmail("owner");
+        var created = await app.PostAsync("/tenant", new { name = "Tls Co", ownerEmail }, app.PlatformAdminToken);
+        var tenantId = created.AssertSuccess(HttpStatusCode.Created).GetProperty("id").GetInt64();
+
+        var delivery = await Eventually.ValueAsync(async () =>
+        {
+            var list = (await app.GetAsync($"/tenant/{tenantId}/admin/user/invitation", app.PlatformAdminToken)).AssertSuccess();
+            return list[0].GetProperty("delivery");
+        }, d => d.GetProperty("attempts").GetInt32() >= 1);
+        Assert.Equal("Sending", delivery.GetProperty("status").GetString());
+        Assert.Contains("TLS could not be set up", delivery.GetProperty("lastError").GetString());
+        Assert.Empty(app.Smtp.Messages);
+    }
+}
+
+public sealed class SlowPollApp : SmtpTestApp
+{
+    protected override IEnumerable<KeyValuePair<string, string>> Settings() => [.. base.Settings(), new("Email:PollInterval", "01:00:00")];
+}
+
+public sealed class PromptDeliveryTests(SlowPollApp app) : IClassFixture<SlowPollApp>
+{
+    [Fact]
+    public async Task A_committed_email_wakes_the_dispatcher_without_waiting_for_the_poll()
+    {
+        // With an hour between polls, only the commit's signal can deliver these within the test's wait.
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        Assert.Single(app.Smtp.To(invitation.Email));
+    }
 }

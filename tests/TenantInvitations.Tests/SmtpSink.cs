@@ -37,6 +37,12 @@ public sealed class SmtpSink : IAsyncDisposable
     // Recipients this returns true for are refused with 550 at RCPT TO.
     public Func<string, bool> Refuses { get; set; } = _ => false;
 
+    // Recipients this returns true for are deferred with 451 at RCPT TO.
+    public Func<string, bool> Defers { get; set; } = _ => false;
+
+    // When true, every sender is refused with 553 at MAIL FROM.
+    public bool RefusesSenders { get; set; }
+
     // Runs after a message is stored and before the 250 reply.
     public Func<MimeMessage, Task>? OnReceived { get; set; }
 
@@ -96,11 +102,23 @@ public sealed class SmtpSink : IAsyncDisposable
 
     private sealed class Filter(SmtpSink sink) : IMailboxFilter
     {
-        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken) => Task.FromResult(true);
-
-        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
-            sink.Refuses($"{to.User}@{to.Host}")
-                ? throw new SmtpResponseException(new SmtpResponse(SmtpReplyCode.MailboxUnavailable, "5.1.1 No such user here"))
+        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken) =>
+            sink.RefusesSenders
+                ? throw new SmtpResponseException(new SmtpResponse(SmtpReplyCode.MailboxNameNotAllowed, "5.7.1 Sender not allowed"))
                 : Task.FromResult(true);
+
+        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken)
+        {
+            var address = $"{to.User}@{to.Host}";
+            if (sink.Refuses(address))
+            {
+                throw new SmtpResponseException(new SmtpResponse(SmtpReplyCode.MailboxUnavailable, "5.1.1 No such user here"));
+            }
+            if (sink.Defers(address))
+            {
+                throw new SmtpResponseException(new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy, try later"));
+            }
+            return Task.FromResult(true);
+        }
     }
 }

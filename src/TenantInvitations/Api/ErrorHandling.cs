@@ -23,10 +23,11 @@ internal static partial class ErrorHandling
         app.Use(RefuseUnknownCharset);
     }
 
-    // JSON is UTF-8 (RFC 8259). Any other declared charset is refused here, before the JSON reader would trip over it.
+    // JSON is UTF-8 (RFC 8259). A JSON body declaring another charset is refused here, before the JSON reader would trip over it.
     private static Task RefuseUnknownCharset(HttpContext http, RequestDelegate next)
     {
         if (MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset is { Length: > 0 } charset
+            && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
             && !charset.ToString().Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
             && !charset.ToString().Trim('"').Equals("utf8", StringComparison.OrdinalIgnoreCase))
         {

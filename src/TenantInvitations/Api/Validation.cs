@@ -24,7 +24,9 @@ internal static partial class EmailAddress
             return $"The {field} field must not contain spaces, line breaks, invisible or control characters.";
         }
         var trimmed = email.Trim();
+        // Both parsers must agree: .NET's, and MimeKit's, which builds the headers of the email.
         return MailAddress.TryCreate(trimmed, out var parsed) && parsed.Address == trimmed && BareAddress().IsMatch(trimmed)
+            && MimeKit.MailboxAddress.TryParse(trimmed, out var mailbox) && mailbox.Address == trimmed
             ? null
             : $"The {field} field must be a valid email address, such as someone@example.com.";
     }

@@ -36,16 +36,18 @@ internal sealed class SmtpOptions
 {
     public string? Host { get; set; }
 
-    [Range(1, 65535)] public int Port { get; set; } = 587;
+    [Range(1, 65535, ErrorMessage = "Email:Smtp:Port must be from 1 to 65535.")]
+    public int Port { get; set; } = 587;
     public string? Username { get; set; }
     public string? Password { get; set; }
 
     // TLS is required when true: implicit TLS on port 465, STARTTLS on any other port. False only for a relay you trust, such as one on loopback.
     public bool UseTls { get; set; } = true;
 
-    [Required] public string From { get; set; } = "Invitations <no-reply@localhost>";
+    [Required(ErrorMessage = "Email:Smtp:From is required.")]
+    public string From { get; set; } = "Invitations <no-reply@localhost>";
 
-    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "Email:Smtp:Timeout must be between 00:00:01 and 00:10:00.")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public SecureSocketOptions Security => !UseTls ? SecureSocketOptions.None

@@ -1,15 +1,14 @@
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using MimeKit;
 using Polly.Contrib.WaitAndRetry;
 using TenantInvitations.Data;
 using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Email;
 
-// Delivers queued emails: claims a batch under a lease, sends it through one sender session, and records each outcome
-// on the message and on its invitation. Temporary failures are retried with jittered exponential backoff for
-// Email:RetryFor; permanent ones (a 5xx reply) fail at once. A message is sent at least once and keeps its Message-ID.
+// Delivers queued emails at least once, each with a Message-ID fixed when it was queued, and records every outcome.
 internal sealed class OutboxDispatcher(
     IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer,
     OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
@@ -42,39 +41,66 @@ internal sealed class OutboxDispatcher(
         }
     }
 
-    public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
+    public async Task<int> DispatchBatchAsync(CancellationToken stoppingToken)
     {
         await using var db = contexts.CreateDbContext();
-        var (messages, leaseEnds) = await ClaimAsync(db, cancellationToken);
+        var (messages, leaseEnds) = await ClaimAsync(db, stoppingToken);
         if (messages.Count == 0)
         {
             return 0;
         }
-        await using var session = await sender.OpenSessionAsync(cancellationToken);
-        DeliveryException? unreachable = null;
         var owned = messages.Select(m => m.Id).ToHashSet();
-        foreach (var message in messages)
+        var done = new HashSet<long>();
+        try
         {
-            var now = clock.UtcNow();
-            if (now >= leaseEnds - Settings.LeaseDuration / 2)
+            // Once claimed, an email is sent and recorded even if the service is stopping (the SMTP timeout bounds it);
+            // the stop only prevents the next one from starting.
+            await using var session = await sender.OpenSessionAsync(CancellationToken.None);
+            DeliveryException? unreachable = null;
+            foreach (var message in messages)
             {
-                (owned, leaseEnds) = await RenewLeaseAsync(db, owned, now, cancellationToken);
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                var now = clock.UtcNow();
+                if (now >= leaseEnds - Settings.LeaseDuration / 2)
+                {
+                    (owned, leaseEnds) = await RenewLeaseAsync(db, owned, now, CancellationToken.None);
+                }
+                if (!owned.Contains(message.Id))
+                {
+                    continue; // the lease ran out and another dispatcher took this message over
+                }
+                if (unreachable is not null)
+                {
+                    // The server is down: not tried now, but counted, so its backoff grows like the first one's.
+                    message.MarkAttemptFailed(now, unreachable.Message, RetryAt(message, now));
+                }
+                else
+                {
+                    unreachable = await DeliverAsync(db, session, message, now);
+                }
+                await RecordAsync(db, message);
+                done.Add(message.Id);
             }
-            if (!owned.Contains(message.Id))
-            {
-                continue; // the lease ran out and another dispatcher took this message over
-            }
-            if (unreachable is not null)
-            {
-                message.Defer(RetryAt(message, now) ?? now, unreachable.Message); // the server is down: don't try the rest now
-            }
-            else
-            {
-                unreachable = await DeliverAsync(db, session, message, now, cancellationToken);
-            }
-            await RecordAsync(db, message, cancellationToken);
+        }
+        finally
+        {
+            await ReleaseAsync(db, owned.Except(done).ToList());
         }
         return messages.Count;
+    }
+
+    // Claimed but not processed (the service is stopping): give them back at once rather than after the lease.
+    private async Task ReleaseAsync(AppDbContext db, List<long> unprocessed)
+    {
+        if (unprocessed.Count > 0)
+        {
+            await db.OutboxMessages.IgnoreQueryFilters()
+                .Where(m => unprocessed.Contains(m.Id) && m.LockedBy == node && m.Status == OutboxStatus.Queued)
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, (DateTime?)null).SetProperty(m => m.LockedBy, (Guid?)null), CancellationToken.None);
+        }
     }
 
     // The claim is one conditional update, so two dispatchers never own the same message at once.
@@ -89,7 +115,7 @@ internal sealed class OutboxDispatcher(
             .Select(m => m.Id)
             .Take(Settings.BatchSize);
         var claimed = await outbox
-            .Where(m => due.Contains(m.Id) && (m.LockedUntil == null || m.LockedUntil <= now))
+            .Where(m => due.Contains(m.Id) && m.Status == OutboxStatus.Queued && m.NextAttemptAt <= now && (m.LockedUntil == null || m.LockedUntil <= now))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds).SetProperty(m => m.LockedBy, node), cancellationToken);
         return (claimed == 0 ? [] : await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).OrderBy(m => m.NextAttemptAt).ToListAsync(cancellationToken),
             leaseEnds);
@@ -107,15 +133,20 @@ internal sealed class OutboxDispatcher(
     }
 
     // Sends one message and sets its outcome. Returns the failure when the server itself is unreachable.
-    private async Task<DeliveryException?> DeliverAsync(AppDbContext db, IEmailSession session, OutboxMessage message, DateTime now, CancellationToken cancellationToken)
+    private async Task<DeliveryException?> DeliverAsync(AppDbContext db, IEmailSession session, OutboxMessage message, DateTime now)
     {
+        var cancellationToken = CancellationToken.None;
         var found = await db.Invitations.IgnoreQueryFilters().AsNoTracking()
             .Where(i => i.Id == message.InvitationId)
             .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, Tenant = t })
             .SingleAsync(cancellationToken);
         var (invitation, tenant) = (found.Invitation, found.Tenant);
 
-        if (invitation.DeliveryMessageId != message.Id || invitation.Status != InvitationStatus.Pending)
+        if (message.Status != OutboxStatus.Queued)
+        {
+            return null; // already finished elsewhere
+        }
+        if (invitation.DeliveryOutboxId != message.Id || invitation.Status != InvitationStatus.Pending)
         {
             message.Cancel(invitation.Status != InvitationStatus.Pending
                 ? $"Not sent: the invitation was {invitation.Status.ToString().ToLowerInvariant()} first."
@@ -152,6 +183,21 @@ internal sealed class OutboxDispatcher(
                 : failure.Message, retryAt);
             return failure.ConnectionFailed ? failure : null;
         }
+        catch (ParseException)
+        {
+            message.MarkAttemptFailed(now, $"Not sent: {invitation.Email} or the tenant's reply-to address is not an address a mail server accepts.", retryAt: null);
+            return null;
+        }
+        catch (Exception exception)
+        {
+            // Never let one email stop the others: record it, keep the details in the log, and retry it.
+            logger.LogError(exception, "Email {MessageId} for invitation {InvitationId} failed unexpectedly.", message.MessageId, invitation.Id);
+            var retryAt = RetryAt(message, now);
+            message.MarkAttemptFailed(now, retryAt is null
+                ? "Not sent: an unexpected error kept happening; the service log has the details."
+                : "An unexpected error stopped this email; the service log has the details. It will be retried.", retryAt);
+            return null;
+        }
     }
 
     // When to try again: Polly's decorrelated-jitter exponential backoff, each wait capped, until RetryFor has passed.
@@ -165,8 +211,9 @@ internal sealed class OutboxDispatcher(
 
     // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest
     // email, and nothing is recorded if another dispatcher took the message over meanwhile.
-    private async Task RecordAsync(AppDbContext db, OutboxMessage message, CancellationToken cancellationToken)
+    private async Task RecordAsync(AppDbContext db, OutboxMessage message)
     {
+        var cancellationToken = CancellationToken.None;
         var delivery = message.Status switch
         {
             OutboxStatus.Sent => DeliveryStatus.Sent,
@@ -176,7 +223,7 @@ internal sealed class OutboxDispatcher(
         };
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Invitations.IgnoreQueryFilters()
-            .Where(i => i.Id == message.InvitationId && i.DeliveryMessageId == message.Id)
+            .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)
             .ExecuteUpdateAsync(s => s
                 .SetProperty(i => i.DeliveryStatus, delivery)
                 .SetProperty(i => i.DeliveryAttempts, message.Attempts)

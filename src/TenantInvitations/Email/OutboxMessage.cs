@@ -73,15 +73,6 @@ internal sealed class OutboxMessage
         }
     }
 
-    // Not attempted now (the server is unreachable): try again later, without counting an attempt.
-    public void Defer(DateTime until, string reason)
-    {
-        NextAttemptAt = until;
-        LastError = reason;
-        LockedUntil = null;
-        LockedBy = null;
-    }
-
     public void Cancel(string reason)
     {
         Status = OutboxStatus.Cancelled;

@@ -17,13 +17,25 @@ internal sealed class SmtpEmailSender(SmtpOptions smtp) : IEmailSender
 
         public async Task SendAsync(MimeMessage message, CancellationToken cancellationToken)
         {
+            if (client is null)
+            {
+                try
+                {
+                    client = await ConnectAsync(cancellationToken);
+                }
+                catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Whatever stops the connection, TLS or login stops the whole batch: it is about the server, not this email.
+                    throw Unreachable(Connecting(exception), exception);
+                }
+            }
             try
             {
-                client ??= await ConnectAsync(cancellationToken);
                 await client.SendAsync(message, cancellationToken);
             }
-            catch (Exception exception) when (!cancellationToken.IsCancellationRequested && Describe(exception) is { } failure)
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
             {
+                var failure = Sending(exception);
                 if (failure.ConnectionFailed)
                 {
                     await DropAsync();
@@ -74,20 +86,30 @@ internal sealed class SmtpEmailSender(SmtpOptions smtp) : IEmailSender
             client = null;
         }
 
-        // Every way a send can fail, in words an admin can act on. Null for what is not a delivery failure.
-        private DeliveryException? Describe(Exception exception) => exception switch
+        private string Connecting(Exception exception) => exception switch
         {
-            SmtpCommandException { StatusCode: var code } command when (int)code >= 500 => new DeliveryException(
-                $"The mail server refused the email{Recipient(command)}: {(int)code} {command.Message}", permanent: true, connectionFailed: false, exception),
-            SmtpCommandException { StatusCode: var code } command => new DeliveryException(
-                $"The mail server deferred the email{Recipient(command)}: {(int)code} {command.Message}. It will be retried.", permanent: false, connectionFailed: false, exception),
-            AuthenticationException => Unreachable("the mail server refused the login; check Email:Smtp:Username and Email:Smtp:Password", exception),
-            SslHandshakeException => Unreachable("the TLS handshake with the mail server failed; check Email:Smtp:UseTls and the port", exception),
-            SocketException socket => Unreachable($"could not connect ({socket.SocketErrorCode})", exception),
-            SmtpProtocolException or IOException or ServiceNotConnectedException or ServiceNotAuthenticatedException =>
-                Unreachable("the connection failed or was closed", exception),
+            SmtpCommandException command => $"the mail server refused the connection: {(int)command.StatusCode} {command.Message}",
+            AuthenticationException => "the mail server refused the login; check Email:Smtp:Username and Email:Smtp:Password",
+            NotSupportedException when !string.IsNullOrEmpty(smtp.Username) && exception.Message.Contains("auth", StringComparison.OrdinalIgnoreCase) =>
+                "the mail server does not offer a login; check Email:Smtp:Username",
+            NotSupportedException or SslHandshakeException => "TLS could not be set up with the mail server; check Email:Smtp:UseTls and Email:Smtp:Port",
+            SocketException socket => $"could not connect ({socket.SocketErrorCode})",
+            TimeoutException or OperationCanceledException => "the mail server did not answer in time",
+            _ => $"the connection failed ({exception.GetType().Name})",
+        };
+
+        // Only a refused recipient or message is about this email (and final when 5xx); anything else is about the server.
+        private DeliveryException Sending(Exception exception) => exception switch
+        {
+            SmtpCommandException { ErrorCode: SmtpErrorCode.RecipientNotAccepted or SmtpErrorCode.MessageNotAccepted, StatusCode: var code } command when (int)code >= 500 =>
+                new DeliveryException($"The mail server refused the email{Recipient(command)}: {(int)code} {command.Message}", permanent: true, connectionFailed: false, exception),
+            SmtpCommandException { ErrorCode: SmtpErrorCode.RecipientNotAccepted or SmtpErrorCode.MessageNotAccepted, StatusCode: var code } command =>
+                new DeliveryException($"The mail server deferred the email{Recipient(command)}: {(int)code} {command.Message}. It will be retried.", permanent: false, connectionFailed: false, exception),
+            SmtpCommandException { ErrorCode: SmtpErrorCode.SenderNotAccepted, StatusCode: var code } command =>
+                Unreachable($"the mail server refused the sender address: {(int)code} {command.Message}; check Email:Smtp:From", exception),
+            SmtpCommandException { StatusCode: var code } command => Unreachable($"the mail server answered {(int)code} {command.Message}", exception),
             TimeoutException or OperationCanceledException => Unreachable("the mail server did not answer in time", exception),
-            _ => null,
+            _ => Unreachable("the connection failed or was closed", exception),
         };
 
         private DeliveryException Unreachable(string what, Exception exception) =>

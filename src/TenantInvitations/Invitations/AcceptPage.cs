@@ -15,11 +15,12 @@ namespace TenantInvitations.Invitations;
 // its Accept and Decline buttons POST behind antiforgery protection.
 internal static class AcceptPage
 {
-    private static readonly IFluidTemplate Template = Liquid.Parse("Invitations", "Pages", "accept.liquid");
+    private static IFluidTemplate template = null!;
     private static readonly TemplateOptions Options = new();
 
     public static void MapAcceptPage(this IEndpointRouteBuilder app)
     {
+        template = Liquid.Parse("Invitations", "Pages", "accept.liquid"); // at start: a broken template stops the service
         app.MapMethods("/accept", [HttpMethods.Get, HttpMethods.Head], ShowAsync).AllowAnonymous().ExcludeFromDescription();
         app.MapPost("/accept", AnswerAsync).AllowAnonymous().ExcludeFromDescription();
     }
@@ -118,7 +119,7 @@ internal static class AcceptPage
         headers["X-Content-Type-Options"] = "nosniff";
         headers["X-Frame-Options"] = "DENY";
         headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-        return Results.Content(await Template.RenderAsync(context, Liquid.Html), "text/html; charset=utf-8", statusCode: statusCode);
+        return Results.Content(await template.RenderAsync(context, Liquid.Html), "text/html; charset=utf-8", statusCode: statusCode);
     }
 
     private sealed record View(string State)

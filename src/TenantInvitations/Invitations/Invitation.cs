@@ -37,14 +37,15 @@ internal sealed class Invitation
     // Bumped by every state change; the concurrency token that lets exactly one racing change win.
     public int Version { get; private set; }
 
-    public long DeliveryMessageId { get; private set; }
+    // The outbox row of the latest email; delivery describes that one.
+    public long DeliveryOutboxId { get; private set; }
     public DeliveryStatus DeliveryStatus { get; private set; }
     public int DeliveryAttempts { get; private set; }
     public DateTime? DeliveryLastAttemptAt { get; private set; }
     public string? DeliveryLastError { get; private set; }
 
     public static Invitation Create(long id, Tenant tenant, string email, MemberRole role, int validityDays,
-        string? message, string locale, string invitedBy, byte[] tokenHash, long messageId, DateTime now) => new()
+        string? message, string locale, string invitedBy, byte[] tokenHash, long outboxId, DateTime now) => new()
     {
         Id = id,
         TenantId = tenant.Id,
@@ -62,7 +63,7 @@ internal sealed class Invitation
         LastSentAt = now,
         SendCount = 1,
         RecentSends = [now],
-        DeliveryMessageId = messageId,
+        DeliveryOutboxId = outboxId,
         DeliveryStatus = DeliveryStatus.Queued,
     };
 
@@ -91,14 +92,14 @@ internal sealed class Invitation
     }
 
     // Rule 6 of resend: a new token, a new expiry, one more send, and a freshly queued email.
-    public void Resend(byte[] newTokenHash, long messageId, DateTime now, int maxSendsPerDay)
+    public void Resend(byte[] newTokenHash, long outboxId, DateTime now, int maxSendsPerDay)
     {
         TokenHash = newTokenHash;
         ExpiresAt = now.AddDays(ValidityDays);
         SendCount++;
         LastSentAt = now;
         RecentSends = [.. SendsWithinDay(now).TakeLast(Math.Max(0, maxSendsPerDay - 1)), now];
-        QueueDelivery(messageId);
+        QueueDelivery(outboxId);
         Version++;
     }
 
@@ -134,9 +135,9 @@ internal sealed class Invitation
         Version++;
     }
 
-    private void QueueDelivery(long messageId)
+    private void QueueDelivery(long outboxId)
     {
-        DeliveryMessageId = messageId;
+        DeliveryOutboxId = outboxId;
         DeliveryStatus = DeliveryStatus.Queued;
         DeliveryAttempts = 0;
         DeliveryLastAttemptAt = null;

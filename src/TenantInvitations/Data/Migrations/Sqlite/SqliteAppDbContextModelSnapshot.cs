@@ -248,9 +248,9 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("delivery_last_error");
 
-                    b.Property<long>("DeliveryMessageId")
+                    b.Property<long>("DeliveryOutboxId")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("delivery_message_id");
+                        .HasColumnName("delivery_outbox_id");
 
                     b.Property<string>("DeliveryStatus")
                         .IsRequired()

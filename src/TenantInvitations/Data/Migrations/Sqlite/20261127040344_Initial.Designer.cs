@@ -11,7 +11,7 @@ using TenantInvitations.Data;
 namespace TenantInvitations.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261127033653_Initial")]
+    [Migration("20261127040344_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -251,9 +251,9 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("delivery_last_error");
 
-                    b.Property<long>("DeliveryMessageId")
+                    b.Property<long>("DeliveryOutboxId")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("delivery_message_id");
+                        .HasColumnName("delivery_outbox_id");
 
                     b.Property<string>("DeliveryStatus")
                         .IsRequired()

@@ -119,7 +119,7 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     revoked_at = table.Column<DateTime>(type: "TEXT", nullable: true),
                     accepted_user_id = table.Column<long>(type: "INTEGER", nullable: true),
                     version = table.Column<int>(type: "INTEGER", nullable: false),
-                    delivery_message_id = table.Column<long>(type: "INTEGER", nullable: false),
+                    delivery_outbox_id = table.Column<long>(type: "INTEGER", nullable: false),
                     delivery_status = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
                     delivery_attempts = table.Column<int>(type: "INTEGER", nullable: false),
                     delivery_last_attempt_at = table.Column<DateTime>(type: "TEXT", nullable: true),
