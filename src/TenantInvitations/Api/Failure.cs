@@ -10,7 +10,6 @@ internal sealed class Failure(int statusCode, ApiError error, TimeSpan? retryAft
 {
     public int? StatusCode => statusCode;
     public ApiError Error => error;
-    public TimeSpan? RetryAfter => retryAfter;
 
     public Task ExecuteAsync(HttpContext http) => WriteAsync(http, statusCode, error, retryAfter);
 

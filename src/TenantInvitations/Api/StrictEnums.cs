@@ -17,7 +17,7 @@ internal sealed class StrictEnumConverterFactory : JsonConverterFactory
         public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             reader.TokenType == JsonTokenType.String && StrictEnum.TryParse<T>(reader.GetString(), out var value)
                 ? value
-                : throw new JsonException($"Expected one of {string.Join(", ", Enum.GetNames<T>())}.");
+                : throw new JsonException($"Expected one of {string.Join(", ", Enum.GetNames<T>())}."); // only on bad input
 
         public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
     }
@@ -27,8 +27,14 @@ internal static class StrictEnum
 {
     public static bool TryParse<T>(string? text, out T value) where T : struct, Enum
     {
-        var name = Enum.GetNames<T>().FirstOrDefault(n => string.Equals(n, text, StringComparison.OrdinalIgnoreCase));
-        value = name is null ? default : Enum.Parse<T>(name);
-        return name is not null;
+        value = default;
+        return text is not null && Values<T>.ByName.TryGetValue(text, out value);
+    }
+
+    // Built once per enum type, not on every value read.
+    private static class Values<T> where T : struct, Enum
+    {
+        public static readonly Dictionary<string, T> ByName =
+            Enum.GetValues<T>().ToDictionary(v => v.ToString(), StringComparer.OrdinalIgnoreCase);
     }
 }

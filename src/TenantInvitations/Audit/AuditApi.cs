@@ -71,13 +71,7 @@ internal static class AuditApi
             .ToListAsync(cancellationToken);
         var history = changes.Select(a => new InvitationHistoryEntry(a.OccurredAt, a.Action, Actor(a), a.Details, null))
             .Concat(emails.Select(m => new InvitationHistoryEntry(m.CreatedAt, $"email.{m.Status.ToString().ToLowerInvariant()}", null, m.LastError,
-                new DeliveryModel(m.Status switch
-                {
-                    OutboxStatus.Sent => DeliveryStatus.Sent,
-                    OutboxStatus.Failed or OutboxStatus.Cancelled => DeliveryStatus.Failed,
-                    _ when m.Attempts > 0 => DeliveryStatus.Sending,
-                    _ => DeliveryStatus.Queued,
-                }, m.Attempts, m.LastAttemptAt, m.LastError))))
+                new DeliveryModel(OutboxMessage.DeliveryStatusOf(m.Status, m.Attempts), m.Attempts, m.LastAttemptAt, m.LastError))))
             .OrderBy(e => e.At).ThenBy(e => e.Event.StartsWith("email.", StringComparison.Ordinal))
             .ToArray();
         return ApiResults.Ok(history);

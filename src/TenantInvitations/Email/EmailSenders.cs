@@ -26,8 +26,6 @@ internal sealed class DeliveryException(string reason, bool permanent, bool conn
 // The embedded default: each email becomes one .eml file, named after its Message-ID, so a retried send overwrites rather than duplicates.
 internal sealed class PickupDirectorySender(string directory) : IEmailSender, IEmailSession
 {
-    public string Directory => directory;
-
     public Task<IEmailSession> OpenSessionAsync(CancellationToken cancellationToken) => Task.FromResult<IEmailSession>(this);
 
     public async Task SendAsync(MimeMessage message, CancellationToken cancellationToken)

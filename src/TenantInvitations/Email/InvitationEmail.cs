@@ -44,8 +44,6 @@ internal sealed partial class InvitationEmailRenderer
         }
     }
 
-    public IReadOnlyCollection<string> Languages => languages.Keys;
-
     // The first wanted locale with templates, by exact tag (pt-BR) or by its language (pt); else English.
     public string ResolveLocale(IEnumerable<string?> wanted) =>
         wanted.OfType<string>()

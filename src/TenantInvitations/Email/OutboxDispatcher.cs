@@ -214,13 +214,7 @@ internal sealed class OutboxDispatcher(
     private async Task RecordAsync(AppDbContext db, OutboxMessage message)
     {
         var cancellationToken = CancellationToken.None;
-        var delivery = message.Status switch
-        {
-            OutboxStatus.Sent => DeliveryStatus.Sent,
-            OutboxStatus.Failed or OutboxStatus.Cancelled => DeliveryStatus.Failed,
-            OutboxStatus.Queued when message.LastError is not null => DeliveryStatus.Sending,
-            _ => DeliveryStatus.Queued,
-        };
+        var delivery = OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Invitations.IgnoreQueryFilters()
             .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)

@@ -45,6 +45,15 @@ internal sealed class OutboxMessage
         NextAttemptAt = now,
     };
 
+    // What an invitation's delivery shows for this email. A queued email that was already tried is being retried.
+    public static DeliveryStatus DeliveryStatusOf(OutboxStatus status, int attempts) => status switch
+    {
+        OutboxStatus.Sent => DeliveryStatus.Sent,
+        OutboxStatus.Failed or OutboxStatus.Cancelled => DeliveryStatus.Failed,
+        _ when attempts > 0 => DeliveryStatus.Sending,
+        _ => DeliveryStatus.Queued,
+    };
+
     public void MarkSent(DateTime now)
     {
         Attempts++;
