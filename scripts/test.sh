@@ -1,30 +1,53 @@
 #!/usr/bin/env bash
-# Runs the whole test suite and ends with one line, "tests: N passed, M failed", counted from the TRX results.
+# Runs the whole test suite on SQLite and then on PostgreSQL, and ends with one line, "tests: N passed, M failed",
+# counted from the TRX results of both runs.
 # Extra arguments go to `dotnet test` (for example --filter FullyQualifiedName~ResendInvitationTests).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The browser tests drive Debian's Chromium through its ChromeDriver; nothing downloads a browser.
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  echo "Installing chromium and chromium-driver from Debian for the browser tests..." >&2
+# PostgreSQL comes from Debian too; both are installed in one apt-get run when missing.
+packages=""
+{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || packages="chromium chromium-driver"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages="$packages postgresql"
+if [ -n "$packages" ]; then
+  echo "Installing $packages from Debian..." >&2
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 fi
 
 results="artifacts/test-results"
 rm -rf "$results"
 
-dotnet test TenantInvitations.slnx \
-  --logger "trx" \
-  --results-directory "$results" \
-  --blame-hang-timeout 10m \
-  "$@"
-status=$?
+# The same suite runs once per storage provider. For PostgreSQL a throwaway cluster is started here (installing Debian's
+# package if needed) and dropped afterwards; each test app creates its own database in it. TEST_PROVIDERS narrows the run.
+providers="${TEST_PROVIDERS:-Sqlite Postgres}"
+status=0
+cluster=""
+trap '[ -n "$cluster" ] && scripts/postgres-cluster.sh stop "$cluster"' EXIT
+for provider in $providers; do
+  case "$provider" in
+    Sqlite) unset TEST_POSTGRES ;;
+    Postgres)
+      cluster="$(mktemp -u "${TMPDIR:-/tmp}/ti-test-pg.XXXXXX")"
+      # Durability is not what these tests are about; a throwaway cluster may skip fsync.
+      port=$(PG_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" scripts/postgres-cluster.sh start "$cluster") || exit 1
+      export TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
+      ;;
+    *) echo "Unknown provider in TEST_PROVIDERS: $provider (use Sqlite and/or Postgres)" >&2; exit 2 ;;
+  esac
+  echo "== Running the suite on $provider ==" >&2
+  TEST_DB_PROVIDER="$provider" dotnet test TenantInvitations.slnx \
+    --logger "trx" \
+    --results-directory "$results/$provider" \
+    --blame-hang-timeout 10m \
+    "$@" || status=$?
+done
 
 sum() { # sum one attribute of the <Counters> element over every TRX file
   local total=0 value
-  for trx in "$results"/*.trx; do
+  for trx in "$results"/*/*.trx; do
     [ -f "$trx" ] || continue
     value=$(grep -o "<Counters [^>]*" "$trx" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*')
     total=$((total + ${value:-0}))

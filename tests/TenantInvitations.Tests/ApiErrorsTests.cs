@@ -61,7 +61,7 @@ public sealed class ApiErrorsTests(TestApp app) : IClassFixture<TestApp>
         await Eventually.ValueAsync(() => app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.Status == OutboxStatus.Queued)),
             queued => queued == 0);
         var path = $"/tenant/{tenant.Id}/admin/user/invitation";
-        app.Faults.FailNextCommandContaining("FROM \"invitations\"");
+        app.Faults.FailNextCommandContaining("FROM invitations");
 
         var response = await app.GetAsync(path, tenant.OwnerToken);
 

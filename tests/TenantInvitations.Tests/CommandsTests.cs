@@ -66,23 +66,25 @@ public sealed class CommandsTests : IDisposable
     [Fact]
     public async Task Migrate_command_prepares_a_database_for_a_service_that_does_not_migrate_on_start()
     {
-        var database = Path.Combine(folder, "migrated.db");
-        var connection = $"--ConnectionStrings:Invitations=Data Source={database}";
-        var (exit, stdout, stderr) = await ServiceProcess.RunCommandAsync(folder, "migrate", connection);
+        using var database = TestDatabase.Create(folder);
+        var (exit, stdout, stderr) = await ServiceProcess.RunCommandAsync(folder, ["migrate", .. database.Arguments]);
         Assert.True(exit == 0, stderr);
         Assert.Contains("Migrations applied.", stdout);
 
-        await using (var sqlite = new SqliteConnection($"Data Source={database}"))
+        await using (var connection = database.Connect())
         {
-            await sqlite.OpenAsync();
-            await using var command = sqlite.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('tenants','users','memberships','invitations','outbox_messages','audit_events')";
-            Assert.Equal(6L, await command.ExecuteScalarAsync());
-            command.CommandText = "PRAGMA journal_mode";
-            Assert.Equal("wal", await command.ExecuteScalarAsync());
+            await connection.OpenAsync();
+            var tables = await TestDatabase.TablesAsync(connection);
+            Assert.Subset(tables.ToHashSet(), new HashSet<string> { "tenants", "users", "memberships", "invitations", "outbox_messages", "audit_events" });
+            if (connection is SqliteConnection)
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA journal_mode";
+                Assert.Equal("wal", await command.ExecuteScalarAsync());
+            }
         }
 
-        using var service = ServiceProcess.Start(folder, connection, "--Storage:MigrateOnStart=false");
+        using var service = ServiceProcess.Start(folder, [.. database.Arguments, "--Storage:MigrateOnStart=false"]);
         await service.WaitUntilReadyAsync();
     }
 

@@ -11,7 +11,7 @@ public sealed class FaultInjector
 
     public IInterceptor[] Interceptors => [new Commands(this), new Transactions(this)];
 
-    // The next command whose SQL contains this text throws an unexpected exception.
+    // The next command whose SQL contains this text (ignoring identifier quotes, which only SQLite's SQL has) throws an unexpected exception.
     public void FailNextCommandContaining(string sql) => failOn = sql;
 
     // The next commit waits until its cancellation token fires; the returned task completes when that commit is reached.
@@ -27,7 +27,7 @@ public sealed class FaultInjector
         public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
             InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
         {
-            if (faults.failOn is { } marker && command.CommandText.Contains(marker, StringComparison.Ordinal))
+            if (faults.failOn is { } marker && command.CommandText.Replace("\"", "", StringComparison.Ordinal).Contains(marker, StringComparison.Ordinal))
             {
                 faults.failOn = null;
                 throw new InvalidOperationException("Injected failure with secret detail: do-not-show-this");

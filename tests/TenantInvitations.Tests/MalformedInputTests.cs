@@ -587,16 +587,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
     {
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync();
-        var tables = new List<string>();
-        await using (var list = connection.CreateCommand())
-        {
-            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
-            await using var reader = await list.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                tables.Add(reader.GetString(0));
-            }
-        }
+        var tables = await TestDatabase.TablesAsync(connection);
         var snapshot = new Dictionary<string, string>();
         foreach (var table in tables)
         {
@@ -606,9 +597,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
             var rows = new List<string>();
             while (await reader.ReadAsync())
             {
-                rows.Add(string.Join("\u001f", Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "\u2400"
-                    : reader.GetValue(i) is byte[] blob ? Convert.ToHexString(blob)
-                    : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+                rows.Add(string.Join("\u001f", Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "\u2400" : Format(reader.GetValue(i)))));
             }
             rows.Sort(StringComparer.Ordinal);
             var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\u001e", rows))))[..16];
@@ -616,6 +605,15 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         }
         return snapshot;
     });
+
+    // Every value in full: blobs as hex, times to the tick, arrays (PostgreSQL's) element by element.
+    private static string Format(object value) => value switch
+    {
+        byte[] blob => Convert.ToHexString(blob),
+        DateTime time => time.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        Array array => "[" + string.Join(",", array.Cast<object>().Select(Format)) + "]",
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+    };
 
     private static string S(string value) => JsonSerializer.Serialize(value);
 

@@ -12,6 +12,9 @@ public sealed class SmtpCrashTests : IAsyncDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("ti-crash-").FullName;
     private readonly SmtpSink smtp = new();
+    private readonly TestDatabase database;
+
+    public SmtpCrashTests() => database = TestDatabase.Create(folder);
 
     [Fact]
     public async Task Killed_between_the_smtp_accept_and_the_database_update_the_email_is_delivered_again_with_the_same_message_id()
@@ -20,6 +23,7 @@ public sealed class SmtpCrashTests : IAsyncDisposable
         [
             "--Email:Smtp:Host=127.0.0.1", $"--Email:Smtp:Port={smtp.Port.ToString(CultureInfo.InvariantCulture)}", "--Email:Smtp:UseTls=false",
             "--Email:LeaseDuration=00:00:02", "--Email:PollInterval=00:00:00.200", $"--Auth:SigningKey={TestApp.SigningKey}",
+            .. database.Arguments,
         ];
         var first = ServiceProcess.Start(folder, settings);
         await first.WaitUntilReadyAsync();
@@ -61,7 +65,7 @@ public sealed class SmtpCrashTests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await smtp.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        database.Dispose();
         try
         {
             Directory.Delete(folder, recursive: true);

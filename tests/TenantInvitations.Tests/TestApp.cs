@@ -16,11 +16,13 @@ using TenantInvitations.Data;
 
 namespace TenantInvitations.Tests;
 
-// The service in-process on a real SQLite file of its own, with mail written to its own pickup folder,
+// The service in-process on a real database of its own (a SQLite file, or a PostgreSQL database: see TestDatabase), with mail written to its own pickup folder,
 // a fake clock the tests move, and real JWTs signed with the test key.
 public class TestApp : WebApplicationFactory<Program>
 {
     public const string SigningKey = "test-signing-key-that-is-long-enough-for-hs256";
+
+    private TestDatabase? database;
 
     public string Folder { get; } = Path.Combine(Path.GetTempPath(), "ti-tests", Guid.NewGuid().ToString("N"));
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
@@ -36,7 +38,11 @@ public class TestApp : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         Directory.CreateDirectory(Folder);
-        builder.UseSetting("ConnectionStrings:Invitations", $"Data Source={Path.Combine(Folder, "invitations.db")}");
+        database ??= TestDatabase.Create(Folder);
+        foreach (var (key, value) in database.Settings)
+        {
+            builder.UseSetting(key, value);
+        }
         builder.UseSetting("Email:PickupDirectory", Path.Combine(Folder, "mail"));
         builder.UseSetting("Email:PollInterval", "00:00:00.200");
         builder.UseSetting("Auth:SigningKey", SigningKey);
@@ -49,7 +55,7 @@ public class TestApp : WebApplicationFactory<Program>
         {
             services.AddSingleton<TimeProvider>(Clock);
             services.AddSingleton(Faults);
-            services.ConfigureDbContext<SqliteAppDbContext>(options => options.AddInterceptors(Faults.Interceptors));
+            TestDatabase.AddInterceptors(services, Faults.Interceptors);
         });
     }
 
@@ -114,7 +120,8 @@ public class TestApp : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        database?.Dispose();
+        database = null;
         try
         {
             Directory.Delete(Folder, recursive: true);

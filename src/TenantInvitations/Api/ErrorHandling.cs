@@ -43,7 +43,9 @@ internal static partial class ErrorHandling
         return exception switch
         {
             BadHttpRequestException bad => FromBadRequest(bad).ExecuteAsync(http),
-            DbUpdateConcurrencyException => Failure.RateLimited(TimeSpan.FromSeconds(1),
+            // Still contended after the retries (a version moved on, a racing insert won, PostgreSQL broke a deadlock).
+            not null when exception is DbUpdateConcurrencyException || Storage.IsUniqueViolation(exception) || Storage.IsRetryableConflict(exception)
+                => Failure.RateLimited(TimeSpan.FromSeconds(1),
                 "Other requests are changing this right now; try again in a moment.").ExecuteAsync(http),
             not null when Storage.IsUnavailable(exception) => new Failure(StatusCodes.Status503ServiceUnavailable,
                 new ApiError(ErrorCode.ServiceUnavailable, "The database is unavailable. Try again shortly.", []),

@@ -39,6 +39,10 @@ internal static class AuditApi
         {
             problems.Add("The action filter must be at most 64 characters.");
         }
+        else if (action is not null && Text.HasControlCharacters(action))
+        {
+            problems.Add("The action filter must not contain control characters.");
+        }
         if (problems.Count > 0)
         {
             return Failure.Validation(problems);

@@ -11,9 +11,9 @@ internal sealed class DatabaseHealthCheck(IDbContextFactory<AppDbContext> contex
         try
         {
             await using var db = contexts.CreateDbContext();
-            return await db.Database.CanConnectAsync(cancellationToken)
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy("The database does not answer.");
+            // A real round trip: a pooled connection can look open after the server went away.
+            await db.Database.ExecuteSqlRawAsync("SELECT 1", cancellationToken);
+            return HealthCheckResult.Healthy();
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

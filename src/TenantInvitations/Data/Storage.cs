@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Npgsql;
 
 namespace TenantInvitations.Data;
 
@@ -20,15 +21,28 @@ internal static class Storage
     {
         var options = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         builder.Services.AddOptions<StorageOptions>().BindConfiguration("Storage");
-        var connectionString = builder.Configuration.GetConnectionString("Invitations") ?? DefaultConnectionString;
+        var connectionString = builder.Configuration.GetConnectionString("Invitations");
 
-        if (!string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
         {
-            throw new InvalidOperationException($"Storage:Provider '{options.Provider}' is not supported. Use 'Sqlite'.");
+            var sqlite = SqliteStorage.Prepare(connectionString ?? DefaultConnectionString);
+            builder.Services.AddPooledDbContextFactory<SqliteAppDbContext>(o => SqliteStorage.Configure(o, sqlite));
+            builder.Services.AddSingleton<IDbContextFactory<AppDbContext>, ContextFactory<SqliteAppDbContext>>();
         }
-        var sqlite = SqliteStorage.Prepare(connectionString);
-        builder.Services.AddPooledDbContextFactory<SqliteAppDbContext>(o => SqliteStorage.Configure(o, sqlite));
-        builder.Services.AddSingleton<IDbContextFactory<AppDbContext>, ContextFactory<SqliteAppDbContext>>();
+        else if (string.Equals(options.Provider, "Postgres", StringComparison.OrdinalIgnoreCase))
+        {
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new InvalidOperationException(
+                    "Storage:Provider is Postgres, so ConnectionStrings:Invitations must be set (for example Host=db;Database=invitations;Username=invitations;Password=...).");
+            }
+            builder.Services.AddPooledDbContextFactory<PostgresAppDbContext>(o => PostgresStorage.Configure(o, connectionString));
+            builder.Services.AddSingleton<IDbContextFactory<AppDbContext>, ContextFactory<PostgresAppDbContext>>();
+        }
+        else
+        {
+            throw new InvalidOperationException($"Storage:Provider '{options.Provider}' is not supported. Use 'Sqlite' or 'Postgres'.");
+        }
 
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped(services =>
@@ -54,14 +68,42 @@ internal static class Storage
         }
     }
 
+    // The one place that knows each provider's error codes.
     public static bool IsUniqueViolation(Exception exception) =>
         exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 }
+            or PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }
         || (exception.InnerException is { } inner && IsUniqueViolation(inner));
 
-    // The database could not be reached or stayed locked: the caller should retry later, not see a 500.
+    // PostgreSQL gave up on one of two racing transactions (a deadlock or a serialization failure): run it again.
+    public static bool IsRetryableConflict(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure }
+        || (exception.InnerException is { } inner && IsRetryableConflict(inner));
+
+    // The database could not be reached, is shutting down, is out of connections, or stayed locked:
+    // the caller should retry later, not see a 500.
     public static bool IsUnavailable(Exception exception) =>
-        exception is SqliteException { SqliteErrorCode: 5 or 6 or 10 or 14 }
+        exception switch
+        {
+            SqliteException { SqliteErrorCode: 5 or 6 or 10 or 14 } => true,
+            // 08: connection exceptions; 53: insufficient resources (too many connections, disk full); 57P: shutting down or starting up.
+            PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+                || postgres.SqlState.StartsWith("53", StringComparison.Ordinal)
+                || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal),
+            // Not an error the server sent: the connection failed, broke, timed out, or the pool is exhausted.
+            NpgsqlException => true,
+            _ => false,
+        }
         || (exception.InnerException is { } inner && IsUnavailable(inner));
+
+    // Serializes changes that must see every other change to the tenant first (the last-Owner guard). SQLite already has
+    // one writer at a time; on PostgreSQL the tenant's row is locked until the transaction ends.
+    public static async Task LockTenantAsync(this AppDbContext db, long tenantId, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM tenants WHERE id = {tenantId} FOR UPDATE", cancellationToken);
+        }
+    }
 }
 
 internal static class TenantRoute

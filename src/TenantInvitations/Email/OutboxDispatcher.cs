@@ -103,7 +103,10 @@ internal sealed class OutboxDispatcher(
         }
     }
 
-    // The claim is one conditional update, so two dispatchers never own the same message at once.
+    // The claim is one conditional update that takes a lease, so two dispatchers never own the same message at once, and a
+    // node that dies holding messages gives them up when its lease runs out. On PostgreSQL the rows are picked with
+    // SKIP LOCKED, so dispatchers on several nodes claim different messages instead of queuing behind each other's claim;
+    // SQLite has one writer at a time, so its conditional update alone decides.
     private async Task<(List<OutboxMessage> Messages, DateTime LeaseEnds)> ClaimAsync(AppDbContext db, CancellationToken cancellationToken)
     {
         var now = clock.UtcNow();
@@ -114,9 +117,19 @@ internal sealed class OutboxDispatcher(
             .OrderBy(m => m.NextAttemptAt)
             .Select(m => m.Id)
             .Take(Settings.BatchSize);
-        var claimed = await outbox
-            .Where(m => due.Contains(m.Id) && m.Status == OutboxStatus.Queued && m.NextAttemptAt <= now && (m.LockedUntil == null || m.LockedUntil <= now))
-            .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds).SetProperty(m => m.LockedBy, node), cancellationToken);
+        var claimed = db.Database.IsNpgsql()
+            ? await db.Database.ExecuteSqlAsync($"""
+                UPDATE outbox_messages SET locked_until = {leaseEnds}, locked_by = {node}
+                WHERE id IN (
+                    SELECT id FROM outbox_messages
+                    WHERE status = 'Queued' AND next_attempt_at <= {now} AND (locked_until IS NULL OR locked_until <= {now})
+                    ORDER BY next_attempt_at
+                    LIMIT {Settings.BatchSize}
+                    FOR UPDATE SKIP LOCKED)
+                """, cancellationToken)
+            : await outbox
+                .Where(m => due.Contains(m.Id) && m.Status == OutboxStatus.Queued && m.NextAttemptAt <= now && (m.LockedUntil == null || m.LockedUntil <= now))
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, leaseEnds).SetProperty(m => m.LockedBy, node), cancellationToken);
         return (claimed == 0 ? [] : await outbox.Where(m => m.LockedBy == node && m.LockedUntil == leaseEnds).OrderBy(m => m.NextAttemptAt).ToListAsync(cancellationToken),
             leaseEnds);
     }

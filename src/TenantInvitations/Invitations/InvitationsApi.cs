@@ -52,6 +52,10 @@ internal static class InvitationsApi
         {
             problems.Add($"The email filter must be at most {Limits.Email} characters.");
         }
+        else if (email is not null && Text.HasControlCharacters(email))
+        {
+            problems.Add("The email filter must not contain control characters.");
+        }
         if (problems.Count > 0)
         {
             return Failure.Validation(problems);

@@ -67,6 +67,7 @@ internal static class MembersApi
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.LockTenantAsync(tenantId, cancellationToken);
         // The guards are in the update itself: an Owner is only changed by someone who may, and only demoted while another Owner remains.
         var canManageOwners = caller.CanManageOwners;
         var changed = await db.Memberships
@@ -98,6 +99,7 @@ internal static class MembersApi
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.LockTenantAsync(tenantId, cancellationToken);
         var canManageOwners = caller.CanManageOwners;
         var removed = await db.Memberships
             .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
