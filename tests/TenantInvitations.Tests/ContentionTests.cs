@@ -62,4 +62,107 @@ public sealed class ContentionTests(NoCooldownApp app) : IClassFixture<NoCooldow
         Assert.Equal(1 + resent.Count(r => r.Status == HttpStatusCode.OK), stored.Item1.SendCount);
         Assert.Equal(stored.Item1.SendCount - 1, stored.Item2);
     }
+
+    // Ten invitations, each accepted and revoked at the same moment: per invitation exactly one of the two wins, and the
+    // loser is 409 InvitationNotPending (or 429 when it ran out of retries), never a 500. A revoked invitation never made a member.
+    [Fact]
+    public async Task An_accept_racing_a_revoke_lets_exactly_one_win()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitations = new List<InvitationSetup>();
+        for (var i = 0; i < 10; i++)
+        {
+            invitations.Add(await app.InviteAsync(tenant));
+        }
+
+        var outcomes = await Task.WhenAll(invitations.Select(async invitation =>
+        {
+            var accept = Task.Run(() => app.PostAsync("/invitation/accept", new { token = invitation.Token }));
+            var revoke = Task.Run(() => app.PutAsync($"/tenant/{tenant.Id}/admin/user/invitation/revoke?id={invitation.Id}", tenant.OwnerToken));
+            return (Invitation: invitation, Accept: await accept, Revoke: await revoke);
+        }));
+
+        foreach (var (invitation, accept, revoke) in outcomes)
+        {
+            var stored = await app.QueryAsync(async db => (
+                await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == invitation.Id).Select(i => i.Status).SingleAsync(),
+                await db.Memberships.IgnoreQueryFilters().CountAsync(m => m.TenantId == tenant.Id && m.User.NormalizedEmail == invitation.Email)));
+            Assert.False(accept.Status == HttpStatusCode.OK && revoke.Status == HttpStatusCode.OK, $"both won: {accept.Body} {revoke.Body}");
+            var loser = accept.Status == HttpStatusCode.OK ? revoke : accept;
+            if (loser.Status == HttpStatusCode.TooManyRequests)
+            {
+                loser.AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
+            }
+            else
+            {
+                loser.AssertError(HttpStatusCode.Conflict, "InvitationNotPending");
+            }
+            if (accept.Status == HttpStatusCode.OK)
+            {
+                Assert.Equal((TenantInvitations.Invitations.InvitationStatus.Accepted, 1), stored);
+            }
+            else if (revoke.Status == HttpStatusCode.OK)
+            {
+                Assert.Equal((TenantInvitations.Invitations.InvitationStatus.Revoked, 0), stored);
+            }
+            else
+            {
+                Assert.Fail($"neither won: {accept.Body} {revoke.Body}"); // one of them must have got through first
+            }
+        }
+    }
+
+    // Two Owners demote each other at the same moment, ten times over: the database lets exactly one through each time,
+    // the other is 409 LastOwner, and the tenant always keeps exactly one Owner. On PostgreSQL this needs the tenant row lock:
+    // the two updates touch different rows, so without it both would see two Owners and both succeed.
+    [Fact]
+    public async Task Two_owners_demoting_each_other_at_once_leave_exactly_one_owner()
+    {
+        for (var round = 0; round < 10; round++)
+        {
+            var tenant = await app.CreateTenantAsync();
+            var other = await app.AddMemberAsync(tenant, "Owner");
+
+            var first = Task.Run(() => app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={other.UserId}", tenant.OwnerToken, new { role = "Member" }));
+            var second = Task.Run(() => app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={tenant.OwnerUserId}", other.Token, new { role = "Member" }));
+            var responses = await Task.WhenAll(first, second);
+
+            var winner = Assert.Single(responses, r => r.Status == HttpStatusCode.OK);
+            var loser = Assert.Single(responses, r => r != winner);
+            if (loser.Status == HttpStatusCode.Forbidden)
+            {
+                loser.AssertError(HttpStatusCode.Forbidden, "Forbidden"); // the loser's caller was demoted first and may no longer change an Owner
+            }
+            else
+            {
+                loser.AssertError(HttpStatusCode.Conflict, "LastOwner");
+            }
+            var owners = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters()
+                .CountAsync(m => m.TenantId == tenant.Id && m.Role == TenantInvitations.Members.MemberRole.Owner));
+            Assert.Equal(1, owners);
+        }
+    }
+
+    // Two Owners remove each other at the same moment: one removal wins, the tenant keeps an Owner.
+    [Fact]
+    public async Task Two_owners_removing_each_other_at_once_leave_exactly_one_owner()
+    {
+        for (var round = 0; round < 10; round++)
+        {
+            var tenant = await app.CreateTenantAsync();
+            var other = await app.AddMemberAsync(tenant, "Owner");
+
+            var first = Task.Run(() => app.DeleteAsync($"/tenant/{tenant.Id}/admin/user?id={other.UserId}", tenant.OwnerToken));
+            var second = Task.Run(() => app.DeleteAsync($"/tenant/{tenant.Id}/admin/user?id={tenant.OwnerUserId}", other.Token));
+            var responses = await Task.WhenAll(first, second);
+
+            var winner = Assert.Single(responses, r => r.Status == HttpStatusCode.OK);
+            var loser = Assert.Single(responses, r => r != winner);
+            Assert.Contains(loser.Status, new[] { HttpStatusCode.Conflict, HttpStatusCode.Forbidden });
+            loser.AssertError(loser.Status, loser.Status == HttpStatusCode.Conflict ? "LastOwner" : "Forbidden");
+            var members = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters().Where(m => m.TenantId == tenant.Id)
+                .Select(m => m.Role).ToListAsync());
+            Assert.Equal([TenantInvitations.Members.MemberRole.Owner], members);
+        }
+    }
 }
