@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -54,7 +55,7 @@ internal static class Storage
         builder.Services.AddSingleton<IdGenerator>();
     }
 
-    // Applies migrations when Storage:MigrateOnStart is true (the default) and puts SQLite in WAL mode.
+    // Applies migrations (the `migrate` command, or at start when Storage:MigrateOnStart is true) and puts SQLite in WAL mode.
     public static async Task PrepareAsync(IServiceProvider services, bool migrate, CancellationToken cancellationToken = default)
     {
         await using var db = services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext();
@@ -65,6 +66,9 @@ internal static class Storage
         if (migrate)
         {
             await db.Database.MigrateAsync(cancellationToken);
+            // The first Data Protection key (it encrypts queued links) is made here, by the one process preparing the
+            // database, so that nodes started together later all find it instead of each creating its own.
+            services.GetRequiredService<IDataProtectionProvider>().CreateProtector("TenantInvitations.Storage").Protect([0]);
         }
     }
 
