@@ -5,6 +5,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Npgsql;
+using TenantInvitations.Invitations;
+using TenantInvitations.Members;
 
 namespace TenantInvitations.Data;
 
@@ -118,6 +120,14 @@ internal static class TenantRoute
 
 internal sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options)
 {
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        base.OnModelCreating(model);
+        // As citext on PostgreSQL: the unique indexes on normalized addresses ignore case in the database itself.
+        model.Entity<Invitation>().Property(i => i.NormalizedEmail).UseCollation("NOCASE");
+        model.Entity<User>().Property(u => u.NormalizedEmail).UseCollation("NOCASE");
+    }
+
     protected override void ConfigureConventions(ModelConfigurationBuilder conventions)
     {
         // SQLite stores no offset; every time here is UTC, so mark it as such when reading back.

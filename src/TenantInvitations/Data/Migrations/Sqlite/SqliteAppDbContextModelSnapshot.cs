@@ -293,7 +293,8 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasMaxLength(254)
                         .HasColumnType("TEXT")
-                        .HasColumnName("normalized_email");
+                        .HasColumnName("normalized_email")
+                        .UseCollation("NOCASE");
 
                     b.PrimitiveCollection<string>("RecentSends")
                         .IsRequired()
@@ -436,7 +437,8 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasMaxLength(254)
                         .HasColumnType("TEXT")
-                        .HasColumnName("normalized_email");
+                        .HasColumnName("normalized_email")
+                        .UseCollation("NOCASE");
 
                     b.Property<string>("Subject")
                         .HasMaxLength(255)
