@@ -22,6 +22,7 @@ public sealed class ServiceProcess : IDisposable
 
     public string Output { get { lock (output) { return output.ToString(); } } }
     public Uri BaseAddress { get; private init; } = new("http://127.0.0.1/");
+    public bool HasExited => process.HasExited;
 
     public static ServiceProcess Start(string workingDirectory, params string[] settings)
     {
