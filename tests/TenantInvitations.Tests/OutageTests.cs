@@ -101,6 +101,38 @@ public sealed class OutageTests : IAsyncDisposable
         Assert.False(service.HasExited);
     }
 
+    // Needs no database of its own, so it runs the same in both suites: the server is a port that accepts connections and
+    // never answers (a hung or firewalled host), then a closed port (connection refused).
+    [Fact]
+    public async Task Unreachable_PostgreSQL_answers_503_ServiceUnavailable_without_hanging_and_the_process_stays_up()
+    {
+        var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        try
+        {
+            // Requests wait for the connect timeout (Timeout=5, as docs/deploy.md advises); the health check has a shorter bound of its own.
+            await StartServiceAsync($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=5", "Postgres", "--Storage:MigrateOnStart=false");
+            var (ready, list) = (SendAsync(HttpMethod.Get, "/health/ready"), SendAsync(HttpMethod.Get, "/me/tenants", adminToken));
+            Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), ((await ready).Status, (await ready).Body));
+            // The probe gave up before the request's connection attempt did.
+            Assert.False(list.IsCompleted);
+            AssertUnavailable(await list);
+        }
+        finally
+        {
+            silent.Stop();
+        }
+
+        AssertUnavailable(await SendAsync(HttpMethod.Post, "/invitation/accept", body: new { token = new string('a', 43) }));
+        AssertUnavailable(await SendAsync(HttpMethod.Get, "/me/tenants", adminToken));
+        var refused = await SendAsync(HttpMethod.Get, "/health/ready");
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), (refused.Status, refused.Body));
+        var live = await SendAsync(HttpMethod.Get, "/health/live");
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), (live.Status, live.Body));
+        Assert.False(service!.HasExited);
+    }
+
     private static void AssertUnavailable(ApiResponse response)
     {
         response.AssertError(HttpStatusCode.ServiceUnavailable, "ServiceUnavailable");
@@ -158,19 +190,16 @@ public sealed class OutageTests : IAsyncDisposable
         return counts;
     }
 
-    private async Task StartServiceAsync(string connectionString, params string[] extra)
+    private async Task StartServiceAsync(string connectionString, string? provider = null, params string[] extra)
     {
         service = ServiceProcess.Start(folder,
         [
-            $"--Storage:Provider={(cluster is not null || extra.Length > 0 ? "Postgres" : "Sqlite")}", $"--ConnectionStrings:Invitations={connectionString}",
+            $"--Storage:Provider={provider ?? (cluster is not null ? "Postgres" : "Sqlite")}", $"--ConnectionStrings:Invitations={connectionString}",
             $"--Auth:SigningKey={TestApp.SigningKey}", $"--Email:PickupDirectory={Path.Combine(folder, "mail")}",
             "--Email:PollInterval=00:00:00.200", "--Invitations:ResendCooldown=00:00:00", .. extra,
         ]);
         client.BaseAddress = service.BaseAddress;
-        if (extra.Length == 0)
-        {
-            await service.WaitUntilReadyAsync();
-        }
+        await service.WaitUntilReadyAsync(provider is null ? "health/ready" : "health/live");
     }
 
     private async Task<(long TenantId, string OwnerToken)> CreateTenantAsync()

@@ -42,7 +42,8 @@ public sealed class ServiceProcess : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    public async Task WaitUntilReadyAsync()
+    // Polls a health endpoint until it answers 200: /health/live for a service whose database is meant to be away.
+    public async Task WaitUntilReadyAsync(string health = "health/ready")
     {
         using var client = new HttpClient { BaseAddress = BaseAddress };
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -50,7 +51,7 @@ public sealed class ServiceProcess : IDisposable
         {
             try
             {
-                if ((await client.GetAsync("health/ready")).StatusCode == HttpStatusCode.OK)
+                if ((await client.GetAsync(health)).StatusCode == HttpStatusCode.OK)
                 {
                     return;
                 }
