@@ -11,7 +11,7 @@ namespace TenantInvitations.Tests;
 
 // The database going away under a running service, with a real process. On PostgreSQL the test's own cluster is stopped
 // and started again; on SQLite, the analogous outage is another writer holding the database's write lock.
-public sealed class OutageTests : IAsyncDisposable
+public sealed class OutageTests : IDisposable
 {
     private const string DispatcherWarning = "the outbox dispatcher will keep trying";
 
@@ -228,7 +228,8 @@ public sealed class OutageTests : IAsyncDisposable
         return await ApiResponse.ReadAsync(response);
     }
 
-    public async ValueTask DisposeAsync()
+    // Synchronous: xunit 2 disposes test classes through IDisposable only.
+    public void Dispose()
     {
         try
         {
@@ -248,6 +249,5 @@ public sealed class OutageTests : IAsyncDisposable
                 // a process still shutting down; the temp folder is cleaned later
             }
         }
-        await Task.CompletedTask;
     }
 }
