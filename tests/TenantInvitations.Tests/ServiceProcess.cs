@@ -22,6 +22,7 @@ public sealed class ServiceProcess : IDisposable
 
     public string Output { get { lock (output) { return output.ToString(); } } }
     public Uri BaseAddress { get; private init; } = new("http://127.0.0.1/");
+    public bool HasExited => process.HasExited;
 
     public static ServiceProcess Start(string workingDirectory, params string[] settings)
     {
@@ -41,7 +42,8 @@ public sealed class ServiceProcess : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    public async Task WaitUntilReadyAsync()
+    // Polls a health endpoint until it answers 200: /health/live for a service whose database is meant to be away.
+    public async Task WaitUntilReadyAsync(string health = "health/ready")
     {
         using var client = new HttpClient { BaseAddress = BaseAddress };
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -49,7 +51,7 @@ public sealed class ServiceProcess : IDisposable
         {
             try
             {
-                if ((await client.GetAsync("health/ready")).StatusCode == HttpStatusCode.OK)
+                if ((await client.GetAsync(health)).StatusCode == HttpStatusCode.OK)
                 {
                     return;
                 }

@@ -151,6 +151,12 @@ internal static class SqliteStorage
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             builder.DataSource = path;
         }
+        // Microsoft.Data.Sqlite retries a busy database itself until this timeout (30 s by default) on top of busy_timeout;
+        // unless set, give up with busy_timeout, so a write stuck behind another writer answers 503 after about 5 s.
+        if (builder.DefaultTimeout == new SqliteConnectionStringBuilder().DefaultTimeout)
+        {
+            builder.DefaultTimeout = SqlitePragmas.BusyTimeoutSeconds;
+        }
         return builder.ToString();
     }
 
@@ -165,6 +171,7 @@ internal static class SqliteStorage
 internal sealed class SqlitePragmas : DbConnectionInterceptor
 {
     public static readonly SqlitePragmas Instance = new();
+    public const int BusyTimeoutSeconds = 5;
     private const string Pragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)

@@ -15,6 +15,7 @@ internal sealed class OutboxDispatcher(
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private readonly Guid node = Guid.NewGuid();
+    private bool databaseDown;
     private EmailOptions Settings => options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -25,10 +26,25 @@ internal sealed class OutboxDispatcher(
             try
             {
                 handled = await DispatchBatchAsync(stoppingToken);
+                if (databaseDown)
+                {
+                    databaseDown = false;
+                    logger.LogInformation("The database is back; the outbox dispatcher resumed.");
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception exception) when (Storage.IsUnavailable(exception))
+            {
+                // One warning per outage rather than an error with a stack trace at every poll; each poll tries again.
+                if (!databaseDown)
+                {
+                    databaseDown = true;
+                    logger.LogWarning("The database is unavailable ({Reason}); the outbox dispatcher will keep trying every {PollInterval}.",
+                        exception.Message, Settings.PollInterval);
+                }
             }
             catch (Exception exception)
             {
