@@ -13,13 +13,14 @@ namespace TenantInvitations.Tests;
 public sealed class BrowserApp : SmtpTestApp
 {
     private readonly int port = FreePort();
+    private readonly string profile = Directory.CreateTempSubdirectory("ti-chromium-").FullName;
 
     public BrowserApp()
     {
         UseKestrel(port);
         ClientOptions.BaseAddress = new Uri(BaseUrl);
         StartServer();
-        Browser = Chromium.Start();
+        Browser = Chromium.Start(profile);
     }
 
     public string BaseUrl => $"http://127.0.0.1:{port}";
@@ -32,6 +33,7 @@ public sealed class BrowserApp : SmtpTestApp
     {
         Browser.Quit();
         await base.DisposeAsync();
+        Directory.Delete(profile, recursive: true);
     }
 
     private static int FreePort()
@@ -45,7 +47,7 @@ public sealed class BrowserApp : SmtpTestApp
 // Debian's Chromium and ChromeDriver (scripts/test.sh installs them); nothing is downloaded.
 public static class Chromium
 {
-    public static ChromeDriver Start()
+    public static ChromeDriver Start(string profile)
     {
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.SuppressInitialDiagnosticInformation = true;
@@ -53,7 +55,7 @@ public static class Chromium
         var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1000,900",
-            $"--user-data-dir={Directory.CreateTempSubdirectory("ti-chromium-").FullName}");
+            $"--user-data-dir={profile}");
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
     }
 }

@@ -8,7 +8,7 @@ namespace TenantInvitations.Tests;
 
 // At-least-once delivery across a crash, with real processes: the SMTP server has the email, the service dies
 // before it records that, and the next process sends it again as the same email (same Message-ID).
-public sealed class SmtpCrashTests : IAsyncDisposable
+public sealed class SmtpCrashTests : IAsyncLifetime
 {
     private readonly string folder = Directory.CreateTempSubdirectory("ti-crash-").FullName;
     private readonly SmtpSink smtp = new();
@@ -62,7 +62,10 @@ public sealed class SmtpCrashTests : IAsyncDisposable
         Assert.Equal("Sent", delivery);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 only awaits the former on a test class.
+    public async Task DisposeAsync()
     {
         await smtp.DisposeAsync();
         database.Dispose();
