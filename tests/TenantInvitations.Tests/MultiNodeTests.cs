@@ -21,6 +21,8 @@ public sealed class MultiNodeTests : IAsyncLifetime
     private readonly TestDatabase database;
     private readonly List<ServiceProcess> processes = [];
     private readonly List<HttpClient> clients = [];
+    // Set when the test ends, so an SMTP hook still holding a message lets go and the sink can stop.
+    private readonly TaskCompletionSource ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public MultiNodeTests() => database = TestDatabase.Create(folder);
 
@@ -160,7 +162,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         smtp.OnReceived = async message =>
         {
             inFlight.TrySetResult(message.To.Mailboxes.Single().Address);
-            await release.Task;
+            await Task.WhenAny(release.Task, ended.Task);
         };
         smtp.Start();
         // Past the longest retry wait, so the next node's first claim takes all four in one batch.
@@ -178,6 +180,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         await node.WaitForOutputAsync("Application is shutting down");
         finishBody.SetResult();
         var created = await WithinAsync(request, 20, () => $"The request in flight did not complete. Output:\n{node.Output}");
+        Assert.True(created.Status == HttpStatusCode.Created, $"{created.Body}\nOutput:\n{node.Output}");
         var invitation = created.AssertSuccess(HttpStatusCode.Created)[0];
         Assert.Equal(("late@multinode.test", "Member", "Pending"),
             (invitation.GetProperty("email").GetString(), invitation.GetProperty("role").GetString(), invitation.GetProperty("status").GetString()));
@@ -338,6 +341,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        ended.TrySetResult();
         foreach (var client in clients)
         {
             client.Dispose();
