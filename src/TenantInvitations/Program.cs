@@ -82,6 +82,8 @@ builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredServ
     ? new SmtpEmailSender(email.Smtp)
     : new PickupDirectorySender(Path.GetFullPath(email.PickupDirectory)));
 builder.Services.AddHostedService<OutboxDispatcher>();
+builder.Services.AddSingleton<RequestDrain>();
+builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());
 
 var app = builder.Build();
 
@@ -93,6 +95,7 @@ if (command == "migrate")
 }
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
 
+app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
 app.UseEnvelopeErrors();
 app.UseAuthentication();
 app.UseAuthorization();

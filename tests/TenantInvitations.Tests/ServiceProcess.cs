@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace TenantInvitations.Tests;
@@ -75,6 +76,38 @@ public sealed class ServiceProcess : IDisposable
         }
     }
 
+    // SIGTERM, as a container runtime or systemd stops a service: the host shuts down gracefully.
+    public void Terminate()
+    {
+        Assert.True(kill(process.Id, Sigterm) == 0, $"kill({process.Id}, SIGTERM) failed with errno {Marshal.GetLastPInvokeError()}.");
+    }
+
+    // Waits for the process to end by itself and returns its exit code.
+    public async Task<int> WaitForExitAsync(int seconds = 30)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"The service did not exit within {seconds} s. Output:\n{Output}");
+        }
+        return process.ExitCode;
+    }
+
+    // Waits until the service has written a line containing text (its log goes to the console).
+    public async Task WaitForOutputAsync(string text, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The service did not log '{text}' within {seconds} s. Output:\n{Output}");
+            await Task.Delay(25);
+        }
+    }
+
     public void Dispose()
     {
         if (!process.HasExited)
@@ -104,6 +137,11 @@ public sealed class ServiceProcess : IDisposable
         info.Environment.Remove("DOTNET_ENVIRONMENT");
         return info;
     }
+
+    private const int Sigterm = 15;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     private static int FreePort()
     {

@@ -123,8 +123,12 @@ internal sealed class OutboxDispatcher(
     // node that dies holding messages gives them up when its lease runs out. On PostgreSQL the rows are picked with
     // SKIP LOCKED, so dispatchers on several nodes claim different messages instead of queuing behind each other's claim;
     // SQLite has one writer at a time, so its conditional update alone decides.
-    private async Task<(List<OutboxMessage> Messages, DateTime LeaseEnds)> ClaimAsync(AppDbContext db, CancellationToken cancellationToken)
+    // Once the claim has started it is not cancelled: a stop between the update and the read-back would leave messages locked
+    // that nobody knows it owns, until the lease ran out. The batch loop sees the stop instead and releases them at once.
+    private async Task<(List<OutboxMessage> Messages, DateTime LeaseEnds)> ClaimAsync(AppDbContext db, CancellationToken stoppingToken)
     {
+        stoppingToken.ThrowIfCancellationRequested();
+        var cancellationToken = CancellationToken.None;
         var now = clock.UtcNow();
         var leaseEnds = now + Settings.LeaseDuration;
         var outbox = db.OutboxMessages.IgnoreQueryFilters();
