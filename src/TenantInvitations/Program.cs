@@ -71,6 +71,7 @@ builder.Services.AddAntiforgery(o =>
     o.Cookie.SameSite = SameSiteMode.Strict;
     o.FormFieldName = "_antiforgery";
 });
+builder.Services.AddSingleton<DatabaseHealthCheck>();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddInvitationOpenApi();
 

@@ -125,6 +125,40 @@ public sealed class ApiErrorsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal("Bearer", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
     }
 
+    // Correctly signed, but with claims that could not be stored (audit rows and users keep sub and email): refused at the door
+    // on every provider, rather than a 500 where the database enforces lengths or refuses NUL.
+    [Theory]
+    [InlineData("long sub")]
+    [InlineData("sub with NUL")]
+    [InlineData("sub with line break")]
+    [InlineData("long email")]
+    [InlineData("email with NUL")]
+    public async Task Tokens_with_claims_too_long_or_with_control_characters_are_401_and_change_nothing(string flaw)
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        var token = flaw switch
+        {
+            "long sub" => TestApp.Token(new string('s', 256), "root@platform.test", platformAdmin: true),
+            "sub with NUL" => TestApp.Token("root\0admin", "root@platform.test", platformAdmin: true),
+            "sub with line break" => TestApp.Token("root\nadmin", "root@platform.test", platformAdmin: true),
+            "long email" => TestApp.Token("root", new string('e', 250) + "@x.test", platformAdmin: true),
+            _ => TestApp.Token("root", "root\0@platform.test", platformAdmin: true),
+        };
+        var audits = await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters().CountAsync());
+
+        var read = await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation", token);
+        var resend = await app.PutAsync(Scenarios.ResendPath(tenant, invitation.Id), token);
+        var accept = await app.PostAsync("/invitation/accept", new { token = invitation.Token }, token);
+
+        foreach (var response in new[] { read, resend, accept })
+        {
+            response.AssertError(HttpStatusCode.Unauthorized, "Unauthorized");
+        }
+        Assert.Equal(audits, await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters().CountAsync()));
+        Assert.Equal("Pending", (await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation/{invitation.Id}", tenant.OwnerToken)).AssertSuccess().GetProperty("status").GetString());
+    }
+
     [Fact]
     public async Task Token_without_sub_lists_no_memberships_and_creates_no_tenant()
     {

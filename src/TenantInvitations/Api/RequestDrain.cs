@@ -1,8 +1,12 @@
+using Microsoft.Extensions.Options;
+
 namespace TenantInvitations.Api;
 
-// On SIGTERM, Kestrel's stop cancels pending body reads, and the JSON binding then fails a request still being received
-// with a 500. So the stop waits here, before Kestrel's, until the requests in flight have finished (or the shutdown timeout).
-internal sealed class RequestDrain : IHostedLifecycleService
+// A clean stop on SIGTERM. From the moment the stop begins, new requests (health probes included) get 503 with
+// `Connection: close`, so a load balancer moves on; the requests already in flight are waited for before Kestrel stops,
+// because Kestrel's stop cancels pending body reads and a request still being received would otherwise fail.
+// The wait is capped at half the host's shutdown timeout, leaving the rest for Kestrel and the outbox dispatcher.
+internal sealed class RequestDrain(IHostApplicationLifetime lifetime, IOptions<HostOptions> host) : IHostedLifecycleService
 {
     private readonly Lock sync = new();
     private int inFlight;
@@ -10,6 +14,13 @@ internal sealed class RequestDrain : IHostedLifecycleService
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            http.Response.Headers.Connection = "close";
+            await new Failure(StatusCodes.Status503ServiceUnavailable,
+                new ApiError(ErrorCode.ServiceUnavailable, "This node is shutting down. Try again.", []), TimeSpan.FromSeconds(1)).ExecuteAsync(http);
+            return;
+        }
         lock (sync)
         {
             inFlight++;
@@ -38,7 +49,8 @@ internal sealed class RequestDrain : IHostedLifecycleService
             idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             drained = inFlight == 0 ? Task.CompletedTask : idle.Task;
         }
-        await drained.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await drained.WaitAsync(host.Value.ShutdownTimeout / 2, cancellationToken)
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -59,9 +59,9 @@ internal static class AuthSetup
                 // Every caller is identified by sub; a token without one identifies nobody and is refused.
                 OnTokenValidated = context =>
                 {
-                    if (string.IsNullOrWhiteSpace(context.Principal?.FindFirst("sub")?.Value))
+                    if (UnusableClaimsException.Check(context.Principal) is { } unusable)
                     {
-                        context.Fail(new MissingSubjectException());
+                        context.Fail(unusable);
                     }
                     return Task.CompletedTask;
                 },
@@ -73,7 +73,7 @@ internal static class AuthSetup
                     {
                         null => "Send an 'Authorization: Bearer <token>' header.",
                         SecurityTokenExpiredException => "The bearer token has expired.",
-                        MissingSubjectException missing => missing.Message,
+                        UnusableClaimsException unusable => unusable.Message,
                         _ => "The bearer token is not valid for this service.",
                     };
                     await Failure.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
@@ -87,7 +87,30 @@ internal static class AuthSetup
     }
 }
 
-internal sealed class MissingSubjectException() : SecurityTokenValidationException("The bearer token has no 'sub' claim.");
+// A correctly signed token whose claims the service can't use: no subject, a subject too long or with control characters,
+// or an email too long or with a NUL (both are stored in audit rows and on users, which must never fail to save). Line
+// breaks in an email are left to the endpoints that would put it in a mail header; they answer 400.
+internal sealed class UnusableClaimsException(string message) : SecurityTokenValidationException(message)
+{
+    public static UnusableClaimsException? Check(System.Security.Claims.ClaimsPrincipal? principal)
+    {
+        var subject = principal?.FindFirst("sub")?.Value;
+        var email = principal?.FindFirst("email")?.Value;
+        if (string.IsNullOrWhiteSpace(subject))
+        {
+            return new UnusableClaimsException("The bearer token has no 'sub' claim.");
+        }
+        if (subject.Length > Limits.Subject || Text.HasControlCharacters(subject))
+        {
+            return new UnusableClaimsException($"The bearer token's 'sub' claim must be at most {Limits.Subject} characters, without control characters.");
+        }
+        if (email is not null && (email.Length > Limits.Email || email.Contains('\0', StringComparison.Ordinal)))
+        {
+            return new UnusableClaimsException($"The bearer token's 'email' claim must be at most {Limits.Email} characters, without NUL characters.");
+        }
+        return null;
+    }
+}
 
 // The HS256 key for local tokens: Auth:SigningKey, or in Development a key generated once into data/.
 internal static class SigningKey

@@ -91,10 +91,15 @@ internal static class Storage
         exception switch
         {
             SqliteException { SqliteErrorCode: 5 or 6 or 10 or 14 } => true,
-            // 08: connection exceptions; 53: insufficient resources (too many connections, disk full); 57P: shutting down or starting up.
+            // 08: connection exceptions; 53: insufficient resources (too many connections, disk full); 57P: shutting down or
+            // starting up; 57014: cancelled by statement_timeout; 55P03: lock_timeout; 25006: a read-only server (a standby, or a
+            // primary just demoted by a failover); 28: the login was refused (a rotated password); 3D000: no such database.
             PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
                 || postgres.SqlState.StartsWith("53", StringComparison.Ordinal)
-                || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal),
+                || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)
+                || postgres.SqlState.StartsWith("28", StringComparison.Ordinal)
+                || postgres.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable
+                    or PostgresErrorCodes.ReadOnlySqlTransaction or PostgresErrorCodes.InvalidCatalogName,
             // Not an error the server sent: the connection failed, broke, timed out, or the pool is exhausted.
             NpgsqlException => true,
             _ => false,
@@ -102,12 +107,13 @@ internal static class Storage
         || (exception.InnerException is { } inner && IsUnavailable(inner));
 
     // Serializes changes that must see every other change to the tenant first (the last-Owner guard). SQLite already has
-    // one writer at a time; on PostgreSQL the tenant's row is locked until the transaction ends.
+    // one writer at a time; on PostgreSQL the tenant's row is locked until the transaction ends. NO KEY UPDATE is enough to
+    // serialize these, and unlike FOR UPDATE it doesn't block the foreign-key checks of inserts into the tenant.
     public static async Task LockTenantAsync(this AppDbContext db, long tenantId, CancellationToken cancellationToken)
     {
         if (db.Database.IsNpgsql())
         {
-            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM tenants WHERE id = {tenantId} FOR UPDATE", cancellationToken);
+            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM tenants WHERE id = {tenantId} FOR NO KEY UPDATE", cancellationToken);
         }
     }
 }

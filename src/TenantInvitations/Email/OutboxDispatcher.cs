@@ -12,14 +12,18 @@ namespace TenantInvitations.Email;
 internal sealed class OutboxDispatcher(
     IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer,
     OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
-    ILogger<OutboxDispatcher> logger) : BackgroundService
+    IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private readonly Guid node = Guid.NewGuid();
     private bool databaseDown;
     private EmailOptions Settings => options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken hostStopping)
     {
+        // A stop begins with ApplicationStopping, while the requests in flight drain and before hosted services are stopped:
+        // no new claims from that moment.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, lifetime.ApplicationStopping);
+        var stoppingToken = stopping.Token;
         while (!stoppingToken.IsCancellationRequested)
         {
             var handled = 0;

@@ -68,6 +68,11 @@ internal static class MembersApi
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
+        if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
+        {
+            return Failure.Forbidden("You may no longer manage members in this tenant.");
+        }
+        caller = current;
         // The guards are in the update itself: an Owner is only changed by someone who may, and only demoted while another Owner remains.
         var canManageOwners = caller.CanManageOwners;
         var changed = await db.Memberships
@@ -100,6 +105,11 @@ internal static class MembersApi
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
+        if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
+        {
+            return Failure.Forbidden("You may no longer manage members in this tenant.");
+        }
+        caller = current;
         var canManageOwners = caller.CanManageOwners;
         var removed = await db.Memberships
             .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
@@ -113,6 +123,18 @@ internal static class MembersApi
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt));
+    }
+
+    // The caller's own role, read again under the tenant lock: another Owner may have demoted or removed them while this
+    // request waited, and they must not act with the rights they had a moment ago.
+    private static async Task<Caller?> RecheckCallerAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    {
+        if (caller.IsPlatformAdmin)
+        {
+            return caller;
+        }
+        var role = await TenantAdmin.FindRoleAsync(db, caller, cancellationToken);
+        return Membership.IsManager(role) ? caller with { Role = role } : null;
     }
 
     // The guarded change touched nothing: the member is gone, became an Owner the caller may not change, or is the last Owner.
