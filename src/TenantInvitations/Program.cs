@@ -62,6 +62,7 @@ builder.Services.ConfigureHttpJsonOptions(json =>
 });
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
+builder.AddHardening();
 builder.AddStorage();
 builder.AddInvitationAuth();
 builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
@@ -97,7 +98,9 @@ if (command == "migrate")
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
 
 app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
+app.UseSecurityHeaders();
 app.UseEnvelopeErrors();
+app.UseHostChecks();
 app.UseAuthentication();
 app.UseAuthorization();
 

@@ -64,9 +64,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
 
         await OutboxSettledAsync();
         var after = await SnapshotAsync();
-        problems.AddRange(before.Keys.Union(after.Keys).Order()
-            .Where(table => before.GetValueOrDefault(table) != after.GetValueOrDefault(table))
-            .Select(table => $"Table {table} changed: before {before.GetValueOrDefault(table)}, after {after.GetValueOrDefault(table)}"));
+        problems.AddRange(DatabaseSnapshot.Differences(before, after));
         var emailsAfter = app.Mail.All().Length;
         if (emailsAfter != emailsBefore)
         {
@@ -578,42 +576,9 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
     private static bool HasExactly(JsonElement json, params string[] names) =>
         json.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).SequenceEqual(names.Order(StringComparer.Ordinal));
 
-    // The dispatcher updates delivery columns in the background; the snapshot waits until it has nothing left to do.
-    private Task OutboxSettledAsync() => Eventually.ValueAsync(
-        () => app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.Status == OutboxStatus.Queued)), queued => queued == 0);
+    private Task OutboxSettledAsync() => DatabaseSnapshot.SettledAsync(app);
 
-    // Every table of the database: its row count and a SHA-256 over all its rows, in an order that does not depend on storage.
-    private Task<Dictionary<string, string>> SnapshotAsync() => app.QueryAsync(async db =>
-    {
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync();
-        var tables = await TestDatabase.TablesAsync(connection);
-        var snapshot = new Dictionary<string, string>();
-        foreach (var table in tables)
-        {
-            await using var select = connection.CreateCommand();
-            select.CommandText = $"SELECT * FROM \"{table}\"";
-            await using var reader = await select.ExecuteReaderAsync();
-            var rows = new List<string>();
-            while (await reader.ReadAsync())
-            {
-                rows.Add(string.Join("\u001f", Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "\u2400" : Format(reader.GetValue(i)))));
-            }
-            rows.Sort(StringComparer.Ordinal);
-            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\u001e", rows))))[..16];
-            snapshot[table] = $"{rows.Count} rows, sha256 {hash}";
-        }
-        return snapshot;
-    });
-
-    // Every value in full: blobs as hex, times to the tick, arrays (PostgreSQL's) element by element.
-    private static string Format(object value) => value switch
-    {
-        byte[] blob => Convert.ToHexString(blob),
-        DateTime time => time.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-        Array array => "[" + string.Join(",", array.Cast<object>().Select(Format)) + "]",
-        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
-    };
+    private Task<Dictionary<string, string>> SnapshotAsync() => DatabaseSnapshot.TakeAsync(app);
 
     private static string S(string value) => JsonSerializer.Serialize(value);
 

@@ -205,6 +205,24 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal(["https://invitations.example.test"], document.GetProperty("servers").EnumerateArray().Select(s => s.GetProperty("url").GetString()));
     }
 
+    [Fact]
+    public async Task Every_operation_with_a_body_documents_413_PayloadTooLarge_as_the_ErrorEnvelope()
+    {
+        var document = await DocumentAsync();
+        var withBodies = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(operation => (Name: $"{operation.Name} {path.Name}", Operation: operation.Value)))
+            .Where(o => o.Operation.TryGetProperty("requestBody", out _)).ToList();
+
+        Assert.Equal(["post /invitation/accept", "post /invitation/decline", "post /tenant", "post /tenant/{tenantId}/admin/user/invitation",
+            "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role"], withBodies.Select(o => o.Name).Order(StringComparer.Ordinal));
+        foreach (var (name, operation) in withBodies)
+        {
+            var response = operation.GetProperty("responses").GetProperty("413");
+            Assert.Equal("PayloadTooLarge: the body is over 1 MB.", response.GetProperty("description").GetString());
+            Assert.EndsWith("/ErrorEnvelope", JsonSchemaOf(response).GetProperty("$ref").GetString());
+        }
+    }
+
     private async Task<JsonElement> DocumentAsync()
     {
         var response = await app.GetAsync("/openapi/v1.json");

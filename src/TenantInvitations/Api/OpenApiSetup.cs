@@ -14,6 +14,7 @@ internal static class OpenApiSetup
         ["404"] = "NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too).",
         ["409"] = "InvitationNotPending (`info` names the status), AlreadyInvited (`info` gives the pending id), AlreadyMember or LastOwner.",
         ["410"] = "InvitationExpired or InvitationSuperseded: the token is real, but it expired or a later resend replaced it.",
+        ["413"] = "PayloadTooLarge: the body is over 1 MB.",
         ["429"] = "RateLimited: a cooldown or quota was hit; the `Retry-After` header gives the seconds to wait.",
     };
 
@@ -33,7 +34,8 @@ internal static class OpenApiSetup
                 Version = "v1",
                 Description = "Invite people into tenants by email. Every response, success or failure, is the envelope "
                     + "`{isSuccess, isFailure, error, value}`; errors carry `error.code`, `error.message` and `error.info`. "
-                    + "Every endpoint may also answer 500 InternalError (with an `X-Trace-Id` header) and 503 ServiceUnavailable (with `Retry-After`).",
+                    + "Every endpoint may also answer 500 InternalError (with an `X-Trace-Id` header) and 503 ServiceUnavailable (with `Retry-After`). "
+                    + "A request to a host name not in the service's AllowedHosts is 400 ValidationError, and TRACE is 405 MethodNotAllowed.",
             };
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
@@ -63,6 +65,12 @@ internal static class OpenApiSetup
             if (!metadata.OfType<IAllowAnonymous>().Any())
             {
                 operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", context.Document)] = [] }];
+            }
+            // Every body is read under the same 1 MB limit.
+            if (operation.RequestBody is not null && operation.Responses is { } responses && !responses.ContainsKey("413")
+                && responses.TryGetValue("400", out var badRequest) && badRequest is OpenApiResponse { Content: { } content })
+            {
+                responses["413"] = new OpenApiResponse { Content = content };
             }
             foreach (var (status, response) in operation.Responses ?? [])
             {

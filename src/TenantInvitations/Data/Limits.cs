@@ -12,4 +12,6 @@ internal static class Limits
     public const int MaxValidityDays = 30;
     public const int MaxPageSize = 100;
     public const int DefaultPageSize = 50;
+    // Kestrel's own default is 30 MB; the largest valid body here is a few kilobytes.
+    public const int RequestBodyBytes = 1024 * 1024;
 }

@@ -1,0 +1,443 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using TenantInvitations.Members;
+
+namespace TenantInvitations.Tests;
+
+// The security matrix: every endpoint, enumerated from the app's own routes, against each caller who must be refused.
+// An endpoint added without a case here fails Every_endpoint_has_a_case, so none can be forgotten.
+public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
+{
+    // How to call one endpoint: {t}, {invitation} and {member} stand for a tenant id, an invitation id and a member's user id.
+    private sealed record EndpointCase(string Path, Func<object>? Body = null, bool Public = false, bool MembersMay = false)
+    {
+        public string Fill(long tenantId, long invitationId, long memberId) => Path.Replace("{t}", tenantId.ToString())
+            .Replace("{invitation}", invitationId.ToString()).Replace("{member}", memberId.ToString());
+
+        public bool TakesId => Path.Contains("{invitation}", StringComparison.Ordinal) || Path.Contains("{member}", StringComparison.Ordinal);
+    }
+
+    // Every endpoint of the app by method and route pattern (as the app names it, without a trailing slash).
+    private static readonly Dictionary<string, EndpointCase> Cases = new()
+    {
+        ["GET /tenant/{tenantId}"] = new("/tenant/{t}", MembersMay: true),
+        ["GET /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation"),
+        ["POST /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation", () => new { email = Scenarios.UniqueEmail("matrix"), role = "Member" }),
+        ["GET /tenant/{tenantId}/admin/user/invitation/{id}"] = new("/tenant/{t}/admin/user/invitation/{invitation}"),
+        ["PUT /tenant/{tenantId}/admin/user/invitation/resend"] = new("/tenant/{t}/admin/user/invitation/resend?id={invitation}"),
+        ["PUT /api/tenant/{tenantId}/invitations/resend"] = new("/api/tenant/{t}/invitations/resend?id={invitation}"),
+        ["PUT /tenant/{tenantId}/admin/user/invitation/revoke"] = new("/tenant/{t}/admin/user/invitation/revoke?id={invitation}"),
+        ["GET /tenant/{tenantId}/admin/user/invitation/{id}/email"] = new("/tenant/{t}/admin/user/invitation/{invitation}/email"),
+        ["GET /tenant/{tenantId}/admin/user/invitation/{id}/history"] = new("/tenant/{t}/admin/user/invitation/{invitation}/history"),
+        ["GET /tenant/{tenantId}/admin/user"] = new("/tenant/{t}/admin/user"),
+        ["PUT /tenant/{tenantId}/admin/user/role"] = new("/tenant/{t}/admin/user/role?id={member}", () => new { role = "Admin" }),
+        ["DELETE /tenant/{tenantId}/admin/user"] = new("/tenant/{t}/admin/user?id={member}"),
+        ["GET /tenant/{tenantId}/admin/audit"] = new("/tenant/{t}/admin/audit"),
+        ["GET /tenant/{tenantId}/admin/settings"] = new("/tenant/{t}/admin/settings"),
+        ["PUT /tenant/{tenantId}/admin/settings"] = new("/tenant/{t}/admin/settings", () => new { displayName = "Changed by the matrix" }),
+        ["POST /tenant"] = new("/tenant", () => new { name = "Matrix", ownerEmail = Scenarios.UniqueEmail("matrix") }),
+        ["GET /me/tenants"] = new("/me/tenants"),
+        // The public endpoints, for completeness: the invitation token (or nothing) is their credential.
+        ["GET /invitation"] = new("/invitation?token={t}", Public: true),
+        ["POST /invitation/accept"] = new("/invitation/accept", Public: true),
+        ["POST /invitation/decline"] = new("/invitation/decline", Public: true),
+        ["GET /accept"] = new("/accept", Public: true),
+        ["HEAD /accept"] = new("/accept", Public: true),
+        ["POST /accept"] = new("/accept", Public: true),
+        ["GET /openapi/{documentName}.json"] = new("/openapi/v1.json", Public: true),
+        ["* /health/live"] = new("/health/live", Public: true),
+        ["* /health/ready"] = new("/health/ready", Public: true),
+        // The interactive reference, mapped in Development only.
+        ["GET /docs/{documentName?}"] = new("/docs", Public: true),
+        ["GET /docs/scalar.js"] = new("/docs/scalar.js", Public: true),
+        ["GET /docs/scalar.aspnetcore.js"] = new("/docs/scalar.aspnetcore.js", Public: true),
+        ["GET /docs/favicon.svg"] = new("/docs/favicon.svg", Public: true),
+    };
+
+    private sealed record Endpoint(string Method, string Pattern, RouteEndpoint Route)
+    {
+        public string Key => $"{Method} {Pattern}";
+        public bool IsAnonymous => Route.Metadata.GetMetadata<IAllowAnonymous>() is not null;
+        public IEnumerable<string> Parameters => Route.Metadata.OfType<MethodInfo>().SelectMany(m => m.GetParameters()).Select(p => p.Name!);
+    }
+
+    private IReadOnlyList<Endpoint> AppEndpoints() =>
+    [
+        .. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"])
+                .Select(method => new Endpoint(method, "/" + e.RoutePattern.RawText!.Trim('/'), e))),
+    ];
+
+    // The endpoints under /tenant/{tenantId} (and the seed's /api/tenant/{tenantId}), each with its case.
+    private IEnumerable<(Endpoint Endpoint, EndpointCase Case)> TenantEndpoints() =>
+        AppEndpoints().Where(e => e.Pattern.Contains("{tenantId}", StringComparison.Ordinal)).Select(e => (e, Cases[e.Key]));
+
+    private IEnumerable<(Endpoint Endpoint, EndpointCase Case)> AuthenticatedEndpoints() =>
+        AppEndpoints().Where(e => !e.IsAnonymous).Select(e => (e, Cases[e.Key]));
+
+    [Fact]
+    public void Every_endpoint_has_a_case_and_every_case_an_endpoint()
+    {
+        var endpoints = AppEndpoints();
+
+        Assert.DoesNotContain(endpoints, e => !Cases.ContainsKey(e.Key));
+        Assert.Empty(Cases.Keys.Except(endpoints.Select(e => e.Key)));
+        // The case says what the endpoint is: public or not, taking an id or not.
+        Assert.Empty(endpoints.Where(e => e.IsAnonymous != Cases[e.Key].Public).Select(e => e.Key));
+        Assert.Empty(endpoints.Where(e => !e.IsAnonymous && e.Parameters.Contains("id") != Cases[e.Key].TakesId).Select(e => e.Key));
+        Assert.Empty(endpoints.Where(e => !e.IsAnonymous && e.Parameters.Contains("request") != (Cases[e.Key].Body is not null)).Select(e => e.Key));
+        Assert.Equal(15, TenantEndpoints().Count());
+    }
+
+    [Fact]
+    public async Task Every_tenant_endpoint_with_another_tenants_ids_is_404_NotFound_and_changes_nothing()
+    {
+        var a = await app.CreateTenantAsync();
+        var b = await app.CreateTenantAsync();
+        var invitationOfB = await app.InviteAsync(b);
+        var adminOfB = await app.AddMemberAsync(b, "Admin");
+        var before = await SettledSnapshotAsync();
+
+        var problems = new List<string>();
+        var withIds = TenantEndpoints().Where(e => e.Case.TakesId).ToList();
+        Assert.Equal(8, withIds.Count);
+        foreach (var (endpoint, endpointCase) in withIds)
+        {
+            // A's Owner, and a platform admin, in A's path with B's ids: the path's tenant scopes every lookup.
+            foreach (var (who, token) in new[] { ("A's Owner", a.OwnerToken), ("a platform admin", app.PlatformAdminToken) })
+            {
+                var response = await SendAsync(endpoint, endpointCase.Fill(a.Id, invitationOfB.Id, adminOfB.UserId), token, endpointCase);
+                Check(problems, endpoint, who, response, HttpStatusCode.NotFound, "NotFound");
+            }
+        }
+
+        problems.AddRange(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        (await app.PostAsync("/invitation/accept", new { token = invitationOfB.Token })).AssertSuccess();
+    }
+
+    [Fact]
+    public async Task Every_endpoint_under_another_tenant_is_403_Forbidden_for_its_Owners_and_Admins_and_changes_nothing()
+    {
+        var a = await app.CreateTenantAsync();
+        var adminOfA = await app.AddMemberAsync(a, "Admin");
+        var b = await app.CreateTenantAsync();
+        var invitationOfB = await app.InviteAsync(b);
+        var memberOfB = await app.AddMemberAsync(b, "Member");
+
+        await AssertEveryTenantEndpointIsForbiddenAsync(b, invitationOfB.Id, memberOfB.UserId,
+            [("A's Owner", a.OwnerToken), ("A's Admin", adminOfA.Token)], membersMay: false);
+    }
+
+    [Fact]
+    public async Task Every_admin_endpoint_is_403_Forbidden_for_a_Member_and_changes_nothing()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        var member = await app.AddMemberAsync(tenant, "Member");
+        var other = await app.AddMemberAsync(tenant, "Member");
+
+        await AssertEveryTenantEndpointIsForbiddenAsync(tenant, invitation.Id, other.UserId, [("a Member", member.Token)], membersMay: true);
+    }
+
+    [Fact]
+    public async Task An_Admin_removed_a_moment_ago_is_403_Forbidden_on_every_tenant_endpoint_at_once()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        var admin = await app.AddMemberAsync(tenant, "Admin");
+        var member = await app.AddMemberAsync(tenant, "Member");
+        (await app.GetAsync($"/tenant/{tenant.Id}/admin/user", admin.Token)).AssertSuccess();
+
+        (await app.DeleteAsync($"/tenant/{tenant.Id}/admin/user?id={admin.UserId}", tenant.OwnerToken)).AssertSuccess();
+
+        await AssertEveryTenantEndpointIsForbiddenAsync(tenant, invitation.Id, member.UserId, [("the removed Admin", admin.Token)], membersMay: false);
+    }
+
+    [Fact]
+    public async Task Every_authenticated_endpoint_refuses_bad_credentials_with_a_401_envelope_and_WWW_Authenticate_Bearer()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var invitation = await app.InviteAsync(tenant);
+        var member = await app.AddMemberAsync(tenant, "Member");
+        var before = await SettledSnapshotAsync();
+        // Each bad token carries the platform-admin role and the Owner's email: only its flaw keeps it out.
+        var credentials = BadTokens.Headers(tenant.OwnerEmail).Select(h => (h.Label, Headers: h.Header is null ? Array.Empty<string>() : [h.Header]))
+            .Append(("two Authorization headers, each valid alone", [$"Bearer {tenant.OwnerToken}", $"Bearer {app.PlatformAdminToken}"]))
+            .Append(("a lowercase scheme with nothing after it", ["bearer "]))
+            .Append(("a token in the wrong scheme", [$"Token {tenant.OwnerToken}"]))
+            .ToList();
+
+        var problems = new List<string>();
+        var endpoints = AuthenticatedEndpoints().ToList();
+        Assert.Equal(17, endpoints.Count);
+        using var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        foreach (var (endpoint, endpointCase) in endpoints)
+        {
+            var path = endpointCase.Fill(tenant.Id, invitation.Id, member.UserId);
+            foreach (var (label, headers) in credentials)
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(endpoint.Method), path);
+                if (headers.Length > 0)
+                {
+                    request.Headers.TryAddWithoutValidation("Authorization", headers);
+                }
+                if (endpointCase.Body?.Invoke() is { } body)
+                {
+                    request.Content = JsonContent.Create(body);
+                }
+                using var sent = await client.SendAsync(request);
+                var response = await ApiResponse.ReadAsync(sent);
+                if (Check(problems, endpoint, label, response, HttpStatusCode.Unauthorized, "Unauthorized")
+                    && response.Headers.WwwAuthenticate.SingleOrDefault()?.Scheme != "Bearer")
+                {
+                    problems.Add($"{endpoint.Key} with {label}: WWW-Authenticate is '{response.Headers.WwwAuthenticate}'");
+                }
+            }
+        }
+
+        problems.AddRange(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public async Task Every_paged_endpoint_refuses_a_limit_above_the_maximum_with_400()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var paged = AuthenticatedEndpoints().Where(e => e.Endpoint.Parameters.Contains("limit")).ToList();
+        Assert.Equal(3, paged.Count);
+
+        foreach (var (endpoint, endpointCase) in paged)
+        {
+            foreach (var limit in new[] { "101", "1000", "2147483647" })
+            {
+                var response = await app.GetAsync($"{endpointCase.Fill(tenant.Id, 0, 0)}?limit={limit}", tenant.OwnerToken);
+                Assert.Equal(["The limit must be from 1 to 100."], response.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo);
+            }
+            (await app.GetAsync($"{endpointCase.Fill(tenant.Id, 0, 0)}?limit=100", tenant.OwnerToken)).AssertSuccess();
+        }
+    }
+
+    // ---- mass assignment: server-owned fields in a body are ignored (InvitationsTests covers creating an invitation) ----
+
+    [Fact]
+    public async Task Server_owned_fields_in_a_new_tenant_are_ignored()
+    {
+        var ownerEmail = Scenarios.UniqueEmail("owner");
+        const long forgedId = 515151515151;
+
+        var response = await app.PostAsync("/tenant", new
+        {
+            name = "Honest Ltd",
+            ownerEmail,
+            id = forgedId,
+            createdAt = "2001-01-01T00:00:00Z",
+            displayName = "Forged display name",
+            emailsPerHour = 1_000_000,
+            allowedEmailDomains = new[] { "forged.example" },
+            role = "Member",
+            isPlatformAdmin = true,
+        }, app.PlatformAdminToken);
+
+        var model = response.AssertSuccess(HttpStatusCode.Created);
+        var id = model.GetProperty("id").GetInt64();
+        Assert.NotEqual(forgedId, id);
+        Assert.Equal(app.Clock.GetUtcNow().UtcDateTime, model.GetProperty("createdAt").GetDateTime(), TimeSpan.FromMilliseconds(1));
+        var tenant = await app.QueryAsync(db => db.Tenants.AsNoTracking().SingleAsync(t => t.Id == id));
+        Assert.Equal(("Honest Ltd", (string?)null, (int?)null, "en"), (tenant.Name, tenant.DisplayName, tenant.EmailsPerHour, tenant.DefaultLocale));
+        Assert.Empty(tenant.AllowedEmailDomains);
+        Assert.False(await app.QueryAsync(db => db.Tenants.AnyAsync(t => t.Id == forgedId)));
+        // The first invitation is the Owner's, whatever role the body names.
+        var invitation = await app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.TenantId == id));
+        Assert.Equal((ownerEmail, MemberRole.Owner), (invitation.Email, invitation.Role));
+    }
+
+    [Fact]
+    public async Task Server_owned_fields_in_a_role_change_are_ignored()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var other = await app.CreateTenantAsync();
+        var member = await app.AddMemberAsync(tenant, "Member");
+        var bystander = await app.AddMemberAsync(tenant, "Member");
+        var before = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters().AsNoTracking().SingleAsync(m => m.UserId == member.UserId));
+
+        var response = await app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={member.UserId}", tenant.OwnerToken, new
+        {
+            role = "Admin",
+            userId = bystander.UserId,
+            tenantId = other.Id,
+            email = "forged@example.test",
+            displayName = "Forged",
+            joinedAt = "2001-01-01T00:00:00Z",
+            isPlatformAdmin = true,
+        });
+
+        var value = response.AssertSuccess();
+        Assert.Equal((member.UserId, member.Email, "Admin"), (value.GetProperty("userId").GetInt64(), value.GetProperty("email").GetString(), value.GetProperty("role").GetString()));
+        var memberships = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.UserId == member.UserId || m.UserId == bystander.UserId).Select(m => new { m.UserId, m.TenantId, m.Role, m.JoinedAt, m.User.Email, m.User.DisplayName })
+            .OrderBy(m => m.UserId).ToListAsync());
+        Assert.Equal(2, memberships.Count);
+        Assert.All(memberships, m => Assert.Equal(tenant.Id, m.TenantId));
+        Assert.Equal(MemberRole.Admin, memberships.Single(m => m.UserId == member.UserId).Role);
+        Assert.Equal(MemberRole.Member, memberships.Single(m => m.UserId == bystander.UserId).Role);
+        Assert.Equal(before.JoinedAt, memberships.Single(m => m.UserId == member.UserId).JoinedAt);
+        Assert.Equal(member.Email, memberships.Single(m => m.UserId == member.UserId).Email);
+        Assert.Null(memberships.Single(m => m.UserId == member.UserId).DisplayName);
+    }
+
+    [Fact]
+    public async Task Server_owned_fields_in_the_settings_are_ignored()
+    {
+        var tenant = await app.CreateTenantAsync("Original Name");
+        var other = await app.CreateTenantAsync("Other Name");
+        var otherBefore = await app.GetAsync($"/tenant/{other.Id}/admin/settings", other.OwnerToken);
+
+        var response = await app.PutAsync($"/tenant/{tenant.Id}/admin/settings", tenant.OwnerToken, new
+        {
+            displayName = "Shown Name",
+            name = "Renamed",
+            id = other.Id,
+            tenantId = other.Id,
+            createdAt = "2001-01-01T00:00:00Z",
+        });
+
+        var value = response.AssertSuccess();
+        Assert.Equal(("Original Name", "Shown Name"), (value.GetProperty("name").GetString(), value.GetProperty("displayName").GetString()));
+        var stored = await app.QueryAsync(db => db.Tenants.AsNoTracking().Where(t => t.Id == tenant.Id || t.Id == other.Id)
+            .OrderBy(t => t.Id).Select(t => new { t.Id, t.Name, t.DisplayName }).ToListAsync());
+        Assert.Equal((tenant.Id, "Original Name", "Shown Name"), (stored.Single(t => t.Id == tenant.Id).Id, stored.Single(t => t.Id == tenant.Id).Name, stored.Single(t => t.Id == tenant.Id).DisplayName));
+        Assert.Equal(("Other Name", (string?)null), (stored.Single(t => t.Id == other.Id).Name, stored.Single(t => t.Id == other.Id).DisplayName));
+        Assert.Equal(otherBefore.Body, (await app.GetAsync($"/tenant/{other.Id}/admin/settings", other.OwnerToken)).Body);
+    }
+
+    [Fact]
+    public async Task An_Admin_claiming_platform_admin_or_Owner_in_the_body_still_may_not_invite_or_make_an_Owner()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var admin = await app.AddMemberAsync(tenant, "Admin");
+        var email = Scenarios.UniqueEmail();
+        var before = await SettledSnapshotAsync();
+        var forged = new { isPlatformAdmin = true, callerRole = "Owner", roles = new[] { "platform-admin" } };
+
+        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email, role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }, admin.Token))
+            .AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        (await app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={admin.UserId}", admin.Token, new { role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }))
+            .AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        (await app.PostAsync("/tenant", new { name = "Forged", ownerEmail = email, forged.isPlatformAdmin, forged.roles }, admin.Token))
+            .AssertError(HttpStatusCode.Forbidden, "Forbidden");
+
+        Assert.Empty(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
+    }
+
+    // ---- size and range: a string one character past its limit, or far past it, is 400 and nothing is stored, never truncated ----
+
+    [Theory]
+    [InlineData("tenant", "name", 201)]
+    [InlineData("tenant", "ownerEmail", 255)]
+    [InlineData("invitation", "email", 255)]
+    [InlineData("invitation", "message", 501)]
+    [InlineData("invitation", "locale", 36)]
+    [InlineData("settings", "displayName", 201)]
+    [InlineData("settings", "replyTo", 255)]
+    [InlineData("settings", "defaultLocale", 36)]
+    [InlineData("settings", "allowedEmailDomains", 254)]
+    [InlineData("tenant", "name", 200_000)]
+    [InlineData("invitation", "message", 200_000)]
+    [InlineData("settings", "allowedEmailDomains", 200_000)]
+    public async Task A_string_field_past_its_limit_is_400_naming_it_and_nothing_is_stored(string body, string field, int length)
+    {
+        var tenant = await app.CreateTenantAsync();
+        var before = await SettledSnapshotAsync();
+        // Valid in every respect but its length: an address, a language tag, a domain or plain text.
+        var value = field switch
+        {
+            "name" or "displayName" or "message" => new string('x', length),
+            "ownerEmail" or "email" or "replyTo" => new string('a', length - "@example.test".Length) + "@example.test",
+            "locale" or "defaultLocale" => "en" + string.Concat(Enumerable.Repeat("-abcdefgh", (length - 2) / 9 + 1))[..(length - 2)],
+            _ => string.Concat(Enumerable.Repeat("abcdefgh.", length / 9 + 1))[..(length - 4)] + ".com",
+        };
+        Assert.Equal(length, value.Length);
+        var fields = new Dictionary<string, object> { [field] = field == "allowedEmailDomains" ? new[] { value } : value };
+        var (method, path) = body switch
+        {
+            "tenant" => (HttpMethod.Post, "/tenant"),
+            "invitation" => (HttpMethod.Post, $"/tenant/{tenant.Id}/admin/user/invitation"),
+            _ => (HttpMethod.Put, $"/tenant/{tenant.Id}/admin/settings"),
+        };
+        if (body == "tenant")
+        {
+            fields.TryAdd("name", "Long");
+            fields.TryAdd("ownerEmail", Scenarios.UniqueEmail());
+        }
+        else if (body == "invitation")
+        {
+            fields.TryAdd("email", Scenarios.UniqueEmail());
+        }
+
+        var response = await app.SendAsync(method, path, body == "tenant" ? app.PlatformAdminToken : tenant.OwnerToken, fields);
+
+        var problem = Assert.Single(response.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo);
+        Assert.Contains(field == "allowedEmailDomains" ? "allowedEmailDomains" : $"The {field} field", problem);
+        Assert.True(response.Body.Length < 1000, "The value is not echoed back.");
+        Assert.Empty(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
+    }
+
+    // ---- helpers ----
+
+    private async Task AssertEveryTenantEndpointIsForbiddenAsync(TenantSetup tenant, long invitationId, long memberId,
+        (string Who, string Token)[] callers, bool membersMay)
+    {
+        var before = await SettledSnapshotAsync();
+        var problems = new List<string>();
+        foreach (var (endpoint, endpointCase) in TenantEndpoints())
+        {
+            foreach (var (who, token) in callers)
+            {
+                var response = await SendAsync(endpoint, endpointCase.Fill(tenant.Id, invitationId, memberId), token, endpointCase);
+                if (membersMay && endpointCase.MembersMay)
+                {
+                    if (response.Status != HttpStatusCode.OK)
+                    {
+                        problems.Add($"{endpoint.Key} as {who}: expected 200 but got {(int)response.Status}: {response.Body}");
+                    }
+                    continue;
+                }
+                Check(problems, endpoint, who, response, HttpStatusCode.Forbidden, "Forbidden");
+            }
+        }
+        problems.AddRange(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    private Task<ApiResponse> SendAsync(Endpoint endpoint, string path, string token, EndpointCase endpointCase) =>
+        app.SendAsync(new HttpMethod(endpoint.Method), path, token, endpointCase.Body?.Invoke());
+
+    // Records a problem unless the response is exactly the failure envelope with that status and code.
+    private static bool Check(List<string> problems, Endpoint endpoint, string who, ApiResponse response, HttpStatusCode status, string code)
+    {
+        try
+        {
+            response.AssertError(status, code);
+            return true;
+        }
+        catch (Exception exception) when (exception is Xunit.Sdk.XunitException or InvalidOperationException or KeyNotFoundException or JsonException)
+        {
+            problems.Add($"{endpoint.Key} as {who}: expected {(int)status} {code} but got {(int)response.Status}: {response.Body}");
+            return false;
+        }
+    }
+
+    private async Task<Dictionary<string, string>> SettledSnapshotAsync()
+    {
+        await DatabaseSnapshot.SettledAsync(app);
+        return await DatabaseSnapshot.TakeAsync(app);
+    }
+}
