@@ -71,6 +71,7 @@ builder.Services.AddAntiforgery(o =>
     o.Cookie.SameSite = SameSiteMode.Strict;
     o.FormFieldName = "_antiforgery";
 });
+builder.AddTokenRateLimit();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddInvitationOpenApi();
 
@@ -97,6 +98,7 @@ await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOption
 
 app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
 app.UseEnvelopeErrors();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 
