@@ -71,6 +71,7 @@ builder.Services.AddAntiforgery(o =>
     o.Cookie.SameSite = SameSiteMode.Strict;
     o.FormFieldName = "_antiforgery";
 });
+builder.AddTrustedProxies();
 builder.AddTokenRateLimit();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddInvitationOpenApi();
@@ -97,6 +98,7 @@ if (command == "migrate")
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
 
 app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
+app.UseTrustedProxies();
 app.UseEnvelopeErrors();
 app.UseRateLimiter();
 app.UseAuthentication();

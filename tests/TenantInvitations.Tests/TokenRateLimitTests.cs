@@ -96,6 +96,17 @@ public sealed class TokenRateLimitTests(TokenLimitApp app) : IClassFixture<Token
     }
 
     [Fact]
+    public async Task X_Forwarded_For_is_not_believed_by_default()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            (await app.SendFromAsync("203.0.113.14", HttpMethod.Get, $"/invitation?token={UnknownToken}", forwardedFor: $"198.51.100.{i + 1}"))
+                .AssertError(HttpStatusCode.NotFound, "NotFound");
+        }
+        AssertRateLimited(await app.SendFromAsync("203.0.113.14", HttpMethod.Get, $"/invitation?token={UnknownToken}", forwardedFor: "198.51.100.9"));
+    }
+
+    [Fact]
     public async Task Admin_endpoints_are_not_counted_against_the_token_limit()
     {
         const string client = "203.0.113.12";
@@ -146,7 +157,7 @@ public sealed class TokenRateLimitTests(TokenLimitApp app) : IClassFixture<Token
     private Task<InvitationStatus> StatusAsync(long invitationId) =>
         app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().Where(i => i.Id == invitationId).Select(i => i.Status).SingleAsync());
 
-    private static void AssertRateLimited(ApiResponse response)
+    internal static void AssertRateLimited(ApiResponse response)
     {
         response.AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
         var wait = response.Headers.RetryAfter?.Delta;
@@ -155,7 +166,69 @@ public sealed class TokenRateLimitTests(TokenLimitApp app) : IClassFixture<Token
         Assert.Equal([$"Retry after {(long)wait.Value.TotalSeconds} seconds."], response.ErrorInfo);
     }
 
-    private async Task<ApiResponse> SendFromAsync(string? address, HttpMethod method, string path, HttpContent? content = null, string? token = null)
+    private Task<ApiResponse> SendFromAsync(string? address, HttpMethod method, string path, HttpContent? content = null, string? token = null) =>
+        app.SendFromAsync(address, method, path, content, token);
+}
+
+// Behind a load balancer: X-Forwarded-For is believed from the configured proxies only.
+public sealed class ProxyApp : TestApp
+{
+    protected override IEnumerable<KeyValuePair<string, string>> Settings() =>
+    [
+        new("RateLimits:TokenRequestsPerMinute", "3"),
+        new("ForwardedHeaders:KnownProxies:0", "10.0.0.5"),
+        new("ForwardedHeaders:KnownNetworks:0", "10.1.0.0/16"),
+    ];
+}
+
+public sealed class TrustedProxyTests(ProxyApp app) : IClassFixture<ProxyApp>
+{
+    private static readonly string Preview = $"/invitation?token={new string('A', 43)}";
+
+    [Fact]
+    public async Task Behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            (await app.SendFromAsync("10.0.0.5", HttpMethod.Get, Preview, forwardedFor: "203.0.113.60")).AssertError(HttpStatusCode.NotFound, "NotFound");
+        }
+
+        TokenRateLimitTests.AssertRateLimited(await app.SendFromAsync("10.0.0.5", HttpMethod.Get, Preview, forwardedFor: "203.0.113.60"));
+        // The same client through another proxy of the trusted network is still the same client.
+        TokenRateLimitTests.AssertRateLimited(await app.SendFromAsync("10.1.2.3", HttpMethod.Get, Preview, forwardedFor: "203.0.113.60"));
+        (await app.SendFromAsync("10.0.0.5", HttpMethod.Get, Preview, forwardedFor: "203.0.113.61")).AssertError(HttpStatusCode.NotFound, "NotFound");
+    }
+
+    [Fact]
+    public async Task A_client_that_is_not_a_trusted_proxy_cannot_name_its_own_address()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            (await app.SendFromAsync("198.51.100.80", HttpMethod.Get, Preview, forwardedFor: $"203.0.113.{70 + i}")).AssertError(HttpStatusCode.NotFound, "NotFound");
+        }
+
+        TokenRateLimitTests.AssertRateLimited(await app.SendFromAsync("198.51.100.80", HttpMethod.Get, Preview, forwardedFor: "203.0.113.79"));
+    }
+
+    [Fact]
+    public void A_proxy_that_is_not_an_address_stops_the_service_at_start()
+    {
+        using var app = new BadProxyApp();
+        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+        Assert.Contains("ForwardedHeaders:KnownProxies must be IP addresses, such as 10.0.0.5.", error.ToString());
+    }
+
+    private sealed class BadProxyApp : TestApp
+    {
+        protected override IEnumerable<KeyValuePair<string, string>> Settings() => [new("ForwardedHeaders:KnownProxies:0", "proxy.internal")];
+    }
+}
+
+public static class ClientAddress
+{
+    // Sends a request as if from the given client address, which Kestrel would take from the socket.
+    public static async Task<ApiResponse> SendFromAsync(this TestApp app, string? address, HttpMethod method, string path,
+        HttpContent? content = null, string? token = null, string? forwardedFor = null)
     {
         var remote = address is null ? null : IPAddress.Parse(address);
         using var client = new HttpClient(app.Server.CreateHandler(http => http.Connection.RemoteIpAddress = remote)) { BaseAddress = app.Server.BaseAddress };
@@ -163,6 +236,10 @@ public sealed class TokenRateLimitTests(TokenLimitApp app) : IClassFixture<Token
         if (token is not null)
         {
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+        if (forwardedFor is not null)
+        {
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
         }
         using var response = await client.SendAsync(request);
         return await ApiResponse.ReadAsync(response);
