@@ -73,6 +73,8 @@ builder.Services.AddAntiforgery(o =>
     o.FormFieldName = "_antiforgery";
 });
 builder.Services.AddSingleton<DatabaseHealthCheck>();
+builder.AddTrustedProxies();
+builder.AddTokenRateLimit();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddInvitationOpenApi();
 
@@ -97,10 +99,12 @@ if (command == "migrate")
 }
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
 
-app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
+app.UseTrustedProxies();
 app.UseSecurityHeaders();
+app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
 app.UseEnvelopeErrors();
 app.UseHostChecks();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 

@@ -106,6 +106,50 @@ public sealed class ContentionTests(NoCooldownApp app) : IClassFixture<NoCooldow
         }
     }
 
+    // The quota is checked and the email queued in one transaction under the tenant's lock, so racing creates and resends
+    // can't together pass it: with 6 emails left, exactly 6 of 36 get through and every other one is a whole 429.
+    [Fact]
+    public async Task Racing_creates_and_resends_stop_exactly_at_the_hourly_email_quota()
+    {
+        var tenant = await app.CreateTenantAsync(); // its Owner invitation is email 1 of the hour
+        (await app.PutAsync($"/tenant/{tenant.Id}/admin/settings", tenant.OwnerToken, new { emailsPerHour = 10 })).AssertSuccess();
+        var invitations = new List<InvitationSetup>();
+        for (var i = 0; i < 3; i++)
+        {
+            invitations.Add(await app.InviteAsync(tenant)); // emails 2 to 4
+        }
+
+        var requests = new List<Task<ApiResponse>>();
+        for (var i = 0; i < 30; i++)
+        {
+            requests.Add(Task.Run(() => app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email = Scenarios.UniqueEmail() }, tenant.OwnerToken)));
+            if (i % 5 == 0)
+            {
+                var invitation = invitations[i / 5 % invitations.Count];
+                requests.Add(Task.Run(() => app.PutAsync(Scenarios.ResendPath(tenant, invitation.Id), tenant.OwnerToken)));
+            }
+        }
+        var responses = await Task.WhenAll(requests);
+
+        var created = responses.Where(r => r.Status == HttpStatusCode.Created).ToList();
+        var resent = responses.Where(r => r.Status == HttpStatusCode.OK).ToList();
+        created.ForEach(r => r.AssertSuccess(HttpStatusCode.Created));
+        resent.ForEach(r => r.AssertSuccess());
+        Assert.Equal(6, created.Count + resent.Count);
+        foreach (var refused in responses.Except(created).Except(resent))
+        {
+            refused.AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
+            var wait = refused.Headers.RetryAfter?.Delta;
+            Assert.NotNull(wait);
+            Assert.Equal([$"Retry after {(long)wait.Value.TotalSeconds} seconds."], refused.ErrorInfo);
+        }
+        var stored = await app.QueryAsync(async db => (
+            await db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.TenantId == tenant.Id),
+            await db.Invitations.IgnoreQueryFilters().CountAsync(i => i.TenantId == tenant.Id),
+            await db.Invitations.IgnoreQueryFilters().Where(i => i.TenantId == tenant.Id).SumAsync(i => i.SendCount)));
+        Assert.Equal((10, 4 + created.Count, 10), stored);
+    }
+
     // Two Owners demote each other at the same moment, ten times over: the database lets exactly one through each time,
     // the other is 409 LastOwner, and the tenant always keeps exactly one Owner. On PostgreSQL this needs the tenant row lock:
     // the two updates touch different rows, so without it both would see two Owners and both succeed.

@@ -106,9 +106,10 @@ internal static class Storage
         }
         || (exception.InnerException is { } inner && IsUnavailable(inner));
 
-    // Serializes changes that must see every other change to the tenant first (the last-Owner guard). SQLite already has
-    // one writer at a time; on PostgreSQL the tenant's row is locked until the transaction ends. NO KEY UPDATE is enough to
-    // serialize these, and unlike FOR UPDATE it doesn't block the foreign-key checks of inserts into the tenant.
+    // Serializes changes that must see every other change to the tenant first (the last-Owner guard, the email quota).
+    // SQLite already has one writer at a time: Microsoft.Data.Sqlite begins transactions with BEGIN IMMEDIATE, which takes
+    // the write lock at once. On PostgreSQL the tenant's row is locked until the transaction ends; NO KEY UPDATE, so rows
+    // that only reference the tenant (an accept's membership, an audit event) are inserted without waiting for it.
     public static async Task LockTenantAsync(this AppDbContext db, long tenantId, CancellationToken cancellationToken)
     {
         if (db.Database.IsNpgsql())

@@ -24,4 +24,20 @@ internal static class EmailQuota
             ? Failure.RateLimited(at + Hour - now, $"This tenant has sent its {emailsPerHour} emails for this hour.")
             : null;
     }
+
+    // Saves the context's changes, which queue emails, only while the quota allows. The check and the insert happen in one
+    // transaction under the tenant's lock, so racing requests on any node can't together overshoot the quota. Take ids
+    // before calling it: on SQLite a new block of ids is reserved on another connection, which would wait behind this lock.
+    public static async Task<Failure?> SaveWithinAsync(AppDbContext db, long tenantId, int emailsPerHour, DateTime now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.LockTenantAsync(tenantId, cancellationToken);
+        if (await CheckAsync(db, emailsPerHour, now, cancellationToken) is { } overQuota)
+        {
+            return overQuota;
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return null;
+    }
 }

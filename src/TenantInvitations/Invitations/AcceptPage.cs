@@ -21,8 +21,19 @@ internal static class AcceptPage
     public static void MapAcceptPage(this IEndpointRouteBuilder app)
     {
         template = Liquid.Parse("Invitations", "Pages", "accept.liquid"); // at start: a broken template stops the service
-        app.MapMethods("/accept", [HttpMethods.Get, HttpMethods.Head], ShowAsync).AllowAnonymous().ExcludeFromDescription();
-        app.MapPost("/accept", AnswerAsync).AllowAnonymous().ExcludeFromDescription();
+        var page = app.MapGroup("/accept").AllowAnonymous().ExcludeFromDescription()
+            .RequireRateLimiting(TokenRateLimit.Policy).WithMetadata(new PageEndpoint());
+        page.MapMethods("", [HttpMethods.Get, HttpMethods.Head], ShowAsync);
+        page.MapPost("", AnswerAsync);
+    }
+
+    // Marks the page's endpoints, so that a client over the token rate limit is answered with a page there.
+    internal sealed class PageEndpoint;
+
+    public static async Task RateLimitedAsync(HttpContext http, TimeSpan retryAfter)
+    {
+        http.Response.Headers.RetryAfter = Failure.RetryAfterSeconds(retryAfter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await (await RenderAsync(http, StatusCodes.Status429TooManyRequests, new View("rate-limited"))).ExecuteAsync(http);
     }
 
     private static async Task<IResult> ShowAsync(string? token, HttpContext http, AppDbContext db, IAntiforgery antiforgery,
@@ -139,7 +150,7 @@ internal static class AcceptPage
         {
             "pending" => $"Join {Tenant}",
             "joined" => $"You have joined {Tenant}",
-            "unknown" or "superseded" or "expired-form" => "Invitation",
+            "unknown" or "superseded" or "expired-form" or "rate-limited" => "Invitation",
             _ => $"Invitation to {Tenant}",
         };
 

@@ -132,20 +132,20 @@ internal static class InvitationsApi
         }
 
         var now = clock.UtcNow();
-        if (await EmailQuota.CheckAsync(db, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
-        {
-            return overQuota;
-        }
         var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
         var invitation = await NewInvitation.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
             request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            if (await EmailQuota.SaveWithinAsync(db, tenantId, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
+            {
+                return overQuota;
+            }
         }
         catch (DbUpdateException exception) when (Storage.IsUniqueViolation(exception))
         {
-            // Another request invited the same address a moment ago; the partial unique index decided.
+            // Another request invited the same address a moment ago; the partial unique index decided. (The failed
+            // transaction is rolled back by now, so the winner can be read.)
             db.ChangeTracker.Clear();
             var winner = await db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending)
                 .Select(i => (long?)i.Id).FirstOrDefaultAsync(cancellationToken);

@@ -13,16 +13,20 @@ internal static class InviteeApi
     public static void MapInvitee(this IEndpointRouteBuilder app)
     {
         var invitee = app.MapGroup("/invitation").WithTags("Invitee").AllowAnonymous()
-            .ProducesFailures(400, 404, 409, 410);
+            .RequireRateLimiting(TokenRateLimit.Policy).ProducesFailures(400, 404, 409, 410, 429);
         invitee.MapGet("", PreviewInvitation).WithName("PreviewInvitation")
             .WithSummary("Shows an invitation to the person holding its token")
-            .WithDescription("Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404.");
+            .WithDescription("Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. " + RateLimitNote);
         invitee.MapPost("/accept", AcceptInvitation).WithName("AcceptInvitation").ProducesFailures(401, 403)
             .WithSummary("Accepts an invitation and returns the new membership")
-            .WithDescription("With a bearer token the member is the caller, whose email claim must match the invitation (else 403 EmailMismatch). Without one, the member is the user with the invited email, created if new, unless Invitations:RequireSignedInAccept is true. Expired or superseded tokens answer 410; accepted, declined or revoked invitations 409 InvitationNotPending. Of many racing accepts exactly one wins.");
+            .WithDescription("With a bearer token the member is the caller, whose email claim must match the invitation (else 403 EmailMismatch). Without one, the member is the user with the invited email, created if new, unless Invitations:RequireSignedInAccept is true. Expired or superseded tokens answer 410; accepted, declined or revoked invitations 409 InvitationNotPending. Of many racing accepts exactly one wins. " + RateLimitNote);
         invitee.MapPost("/decline", DeclineInvitation).WithName("DeclineInvitation")
-            .WithSummary("Declines an invitation");
+            .WithSummary("Declines an invitation")
+            .WithDescription(RateLimitNote);
     }
+
+    private const string RateLimitNote = "Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 30) "
+        + "requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.";
 
     private static async Task<Results<Ok<Envelope<InvitationPreviewModel>>, Failure>> PreviewInvitation(
         string? token, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)

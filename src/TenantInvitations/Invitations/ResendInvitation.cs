@@ -48,10 +48,6 @@ internal static class ResendInvitation
             {
                 return refused.ToFailure();
             }
-            if (await EmailQuota.CheckAsync(db, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
-            {
-                return overQuota;
-            }
             var token = InvitationToken.New();
             var message = await outbox.NewMessageAsync(invitation.Id, tenantId, token.Value, now, ct);
             db.SupersededTokens.Add(new SupersededToken { Hash = invitation.TokenHash, InvitationId = invitation.Id, SupersededAt = now });
@@ -59,7 +55,10 @@ internal static class ResendInvitation
             db.OutboxMessages.Add(message);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.resent", tenantId, "invitation", invitation.Id, now,
                 $"send {invitation.SendCount}"));
-            await db.SaveChangesAsync(ct);
+            if (await EmailQuota.SaveWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
+            {
+                return overQuota;
+            }
             outbox.Committed();
             return ApiResults.Ok(new[] { invitation.ToModel(now) });
         }, cancellationToken);
