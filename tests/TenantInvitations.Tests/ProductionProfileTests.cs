@@ -21,7 +21,7 @@ public sealed class ProductionService : IAsyncLifetime
     public static string[] Settings(string folder, TestDatabase database) =>
     [
         "--environment", "Production", $"--App:PublicBaseUrl=https://{Host}", $"--Auth:SigningKey={TestApp.SigningKey}",
-        $"--AllowedHosts={Host}", "--FORWARDEDHEADERS_ENABLED=true", $"--Email:PickupDirectory={Path.Combine(folder, "mail")}",
+        $"--AllowedHosts={Host}", "--ForwardedHeaders:KnownProxies:0=127.0.0.1", $"--Email:PickupDirectory={Path.Combine(folder, "mail")}",
         .. database.Arguments,
     ];
 

@@ -29,7 +29,9 @@ internal static class TrustedProxies
             .ValidateOnStart();
         builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<TrustedProxyOptions>>((forwarded, trusted) =>
         {
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            // The client's address (rate limits, audit) and whether it came over HTTPS (HSTS); never the host, as links are
+            // built from App:PublicBaseUrl only.
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             forwarded.ForwardLimit = trusted.Value.ForwardLimit;
             // The framework trusts loopback by default; only the listed proxies are trusted here.
             forwarded.KnownProxies.Clear();
