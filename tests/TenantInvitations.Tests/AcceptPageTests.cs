@@ -38,6 +38,9 @@ public sealed partial class AcceptPageTests(TestApp app) : IClassFixture<TestApp
         Assert.Contains(">Accept invitation</button>", html);
         Assert.Contains(">Decline</button>", html);
         Assert.DoesNotContain("<script", html);
+        // The form posts back to the link it was opened with, so the token is never in the page itself.
+        Assert.Contains("<form method=\"post\">", html);
+        Assert.DoesNotContain(invitation.Token, html);
         Assert.Equal(before, await StateAsync(invitation.Id));
     }
 
@@ -128,15 +131,15 @@ public sealed partial class AcceptPageTests(TestApp app) : IClassFixture<TestApp
         Assert.DoesNotContain("<form", html);
     }
 
-    // Opens the page (keeping its antiforgery cookie) and presses a button, as a browser without JavaScript would.
+    // Opens the page (keeping its antiforgery cookie) and presses a button, as a browser without JavaScript would:
+    // the form has no action, so it posts to the page's own URL.
     private static async Task<(HttpStatusCode Status, string Html)> SubmitAsync(HttpClient client, string token, string decision)
     {
         var page = await client.GetStringAsync($"/accept?token={token}");
         var field = HiddenField().Match(page);
         Assert.True(field.Success, "The page has no antiforgery field.");
-        var response = await client.PostAsync("/accept", new FormUrlEncodedContent(new Dictionary<string, string>
+        var response = await client.PostAsync($"/accept?token={token}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["token"] = token,
             ["decision"] = decision,
             [field.Groups["name"].Value] = field.Groups["value"].Value,
         }));

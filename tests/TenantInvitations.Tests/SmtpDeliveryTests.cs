@@ -20,10 +20,18 @@ public class SmtpTestApp : TestApp
 
     public override Task<MimeMessage[]> WaitForEmailAsync(string address, int count = 1) => Smtp.WaitForAsync(address, count);
 
+    protected override IEnumerable<MimeMessage> EmailsSent() => [.. base.EmailsSent(), .. Smtp.Messages];
+
     public override async ValueTask DisposeAsync()
     {
-        await base.DisposeAsync();
-        await Smtp.DisposeAsync();
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            await Smtp.DisposeAsync();
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -28,9 +29,18 @@ public class TestApp : WebApplicationFactory<Program>
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public FaultInjector Faults { get; } = new();
     public Mailbox Mail => new(Path.Combine(Folder, "mail"));
+    public Transcript Transcript { get; } = new();
+    public CommandLog Commands { get; } = new();
+    private readonly ConcurrentQueue<string> mintedTokens = new();
 
     // Waits for emails wherever this app delivers them: the pickup folder here, the SMTP server in SmtpTestApp.
     public virtual Task<MimeKit.MimeMessage[]> WaitForEmailAsync(string address, int count = 1) => Mail.WaitForAsync(address, count);
+    // Every email this app sent, wherever it went: the scan for leaked tokens takes its tokens from their links.
+    protected virtual IEnumerable<MimeKit.MimeMessage> EmailsSent() => Mail.All();
+
+    // A token a test made itself rather than took from an email, so the leak scan looks for it too.
+    public void RememberToken(string token) => mintedTokens.Enqueue(token);
+
     public string PlatformAdminToken => Token("platform-root", "root@platform.test", platformAdmin: true);
 
     protected virtual IEnumerable<KeyValuePair<string, string>> Settings() => [];
@@ -53,11 +63,13 @@ public class TestApp : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+        builder.ConfigureLogging(Transcript.CaptureLogs);
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<TimeProvider>(Clock);
             services.AddSingleton(Faults);
-            TestDatabase.AddInterceptors(services, Faults.Interceptors);
+            services.AddSingleton(Transcript.Responses);
+            TestDatabase.AddInterceptors(services, [.. Faults.Interceptors, Commands]);
         });
     }
 
@@ -87,9 +99,14 @@ public class TestApp : WebApplicationFactory<Program>
     }
 
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? token = null, object? body = null,
-        string? rawBody = null, string contentType = "application/json", CancellationToken cancellationToken = default)
+        string? rawBody = null, string contentType = "application/json", CancellationToken cancellationToken = default,
+        IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path);
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.Add(name, value);
+        }
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -108,6 +125,13 @@ public class TestApp : WebApplicationFactory<Program>
     }
 
     public Task<ApiResponse> GetAsync(string path, string? token = null) => SendAsync(HttpMethod.Get, path, token);
+
+    // A W3C traceparent for a request, so its trace id (and the SQL it runs: Commands.OfTrace) is known beforehand.
+    public static (string TraceId, KeyValuePair<string, string>[] Headers) Traced()
+    {
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        return (traceId, [new("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01")]);
+    }
     public Task<ApiResponse> PostAsync(string path, object? body, string? token = null) => SendAsync(HttpMethod.Post, path, token, body ?? new { });
     public Task<ApiResponse> PutAsync(string path, string? token = null, object? body = null) => SendAsync(HttpMethod.Put, path, token, body);
     public Task<ApiResponse> DeleteAsync(string path, string? token = null) => SendAsync(HttpMethod.Delete, path, token);
@@ -119,18 +143,78 @@ public class TestApp : WebApplicationFactory<Program>
         return await query(db);
     }
 
+    // Secrets found in what this app answered or logged, token text in its SQL, and changes to the audit trail. Run when the
+    // app is disposed (after its host stopped, before its database is dropped): only then is every email, and so every token, known.
+    public List<string> SuiteProblems()
+    {
+        var scan = new LeakScan();
+        scan.AddTokensFrom(EmailsSent());
+        foreach (var token in mintedTokens)
+        {
+            scan.AddToken(token);
+        }
+        foreach (var (hash, where) in StoredHashes())
+        {
+            scan.AddHash(hash, $"a token hash from {where}");
+        }
+        var commands = Commands.All.Select(c => ($"SQL command {c.Sql[..Math.Min(60, c.Sql.Length)]}…", $"{c.Sql}\n{string.Join("\n", c.Parameters)}"));
+        return [.. scan.Find(Transcript.Entries), .. scan.Find(commands, hashesToo: false), .. Commands.Violations.Distinct()];
+    }
+
+    private List<(byte[] Hash, string Where)> StoredHashes()
+    {
+        var hashes = new List<(byte[], string)>();
+        try
+        {
+            using var connection = database!.Connect();
+            connection.Open();
+            foreach (var (sql, where) in new[] { ("SELECT token_hash FROM invitations", "invitations"), ("SELECT hash FROM superseded_tokens", "superseded_tokens") })
+            {
+                using var select = connection.CreateCommand();
+                select.CommandText = sql;
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    hashes.Add(((byte[])reader.GetValue(0), where));
+                }
+            }
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // an app that never got its schema (it was meant not to start): the emails' tokens still give their hashes
+        }
+        return hashes;
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        database?.Dispose();
-        database = null;
+        if (database is null)
+        {
+            return; // never started, or already disposed (WebApplicationFactory's Dispose and DisposeAsync call each other)
+        }
+        var problems = new List<string>();
         try
         {
-            Directory.Delete(Folder, recursive: true);
+            problems = disposing ? SuiteProblems() : [];
         }
-        catch (IOException)
+        finally
         {
-            // a file still open on shutdown; the temp folder is cleaned later
+            database.Dispose();
+            database = null;
+            try
+            {
+                Directory.Delete(Folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a file still open on shutdown; the temp folder is cleaned later
+            }
+        }
+        // Thrown from fixture cleanup, xunit reports "Test Class Cleanup Failure" and the run fails (scripts/test.sh counts it).
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException($"{GetType().Name}: {problems.Count} secret leak(s) or audit change(s):\n{string.Join("\n", problems.Take(100))}");
         }
     }
 }

@@ -31,7 +31,7 @@ internal static class TenantAdmin
                 return TypedResults.Challenge();
             }
             var db = http.RequestServices.GetRequiredService<AppDbContext>();
-            var role = await FindRoleAsync(db, caller, http.RequestAborted);
+            var role = await FindRoleAsync(db, caller, http.RequestServices, http.RequestAborted);
             if (!caller.IsPlatformAdmin && (managersOnly ? !Membership.IsManager(role) : role is null))
             {
                 return Failure.Forbidden(managersOnly ? "You may not manage invitations in this tenant." : "You are not a member of this tenant.");
@@ -78,7 +78,7 @@ internal static class TenantAdmin
 
     // The caller's role in the context's tenant: by sub, or by verified email for a user who joined through a link
     // and has not signed in yet (that sign-in is then linked to the user).
-    public static async Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    public static async Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, IServiceProvider services, CancellationToken cancellationToken)
     {
         var email = caller.NormalizedEmail;
         var match = await db.Memberships
@@ -88,7 +88,7 @@ internal static class TenantAdmin
             .FirstOrDefaultAsync(cancellationToken);
         if (match is { ByEmail: true })
         {
-            await UserLinks.LinkAsync(db, caller, cancellationToken);
+            await UserLinks.LinkAsync(db, caller, services.GetRequiredService<IdGenerator>(), services.GetRequiredService<TimeProvider>(), cancellationToken);
         }
         return match?.Role;
     }

@@ -53,7 +53,7 @@ internal static class AcceptPage
         if (view.State == "pending")
         {
             var tokens = antiforgery.GetAndStoreTokens(http);
-            view = view with { Token = token, FormField = tokens.FormFieldName, FormToken = tokens.RequestToken };
+            view = view with { FormField = tokens.FormFieldName, FormToken = tokens.RequestToken };
         }
         return await RenderAsync(http, view.State is "expired" or "revoked" ? StatusCodes.Status410Gone : StatusCodes.Status200OK, view);
     }
@@ -66,7 +66,9 @@ internal static class AcceptPage
             return await RenderAsync(http, StatusCodes.Status400BadRequest, new View("expired-form"));
         }
         var form = await http.Request.ReadFormAsync(cancellationToken);
-        var token = form["token"].ToString();
+        // The page's form has no action, so it posts back to the link it was opened with: the token stays in that URL and
+        // never appears in the page. A token field is still read, for a page rendered before this was so.
+        var token = form.TryGetValue("token", out var posted) ? posted.ToString() : http.Request.Query["token"].ToString();
         var decision = form["decision"].ToString();
         if (InvitationAnswers.TokenProblem(token) is not null || decision is not ("accept" or "decline"))
         {
@@ -121,7 +123,6 @@ internal static class AcceptPage
         context.SetValue("expires", view.Expires ?? "");
         context.SetValue("continue_url", view.ContinueUrl ?? "");
         context.SetValue("can_accept", view.CanAccept);
-        context.SetValue("token", view.Token ?? "");
         context.SetValue("form_field", view.FormField ?? "");
         context.SetValue("form_token", view.FormToken ?? "");
         var headers = http.Response.Headers;
@@ -142,7 +143,6 @@ internal static class AcceptPage
         public string? Expires { get; init; }
         public string? ContinueUrl { get; init; }
         public bool CanAccept { get; init; }
-        public string? Token { get; init; }
         public string? FormField { get; init; }
         public string? FormToken { get; init; }
 

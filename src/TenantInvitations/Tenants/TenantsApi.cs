@@ -72,7 +72,7 @@ internal static class TenantsApi
         return tenant is null ? Failure.NotFound("The tenant") : ApiResults.Ok(tenant);
     }
 
-    private static async Task<Ok<Envelope<MyTenantModel[]>>> MyTenants(Caller caller, AppDbContext db, CancellationToken cancellationToken)
+    private static async Task<Ok<Envelope<MyTenantModel[]>>> MyTenants(Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
     {
         var email = caller.NormalizedEmail;
         var memberships = await db.Memberships.IgnoreQueryFilters().AsNoTracking()
@@ -82,7 +82,7 @@ internal static class TenantsApi
             .ToArrayAsync(cancellationToken);
         if (memberships.Any(m => m.ByEmail))
         {
-            await UserLinks.LinkAsync(db, caller, cancellationToken);
+            await UserLinks.LinkAsync(db, caller, ids, clock, cancellationToken);
         }
         return ApiResults.Ok(memberships.Select(m => m.Model).ToArray());
     }
