@@ -126,7 +126,8 @@ public sealed class BrowserTests(BrowserApp app) : IClassFixture<BrowserApp>
     private void Wait(Func<bool> condition)
     {
         var wait = new WebDriverWait(app.Browser, TimeSpan.FromSeconds(15));
-        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException), typeof(NoSuchElementException));
+        // Chromium may also say "Node with given id does not belong to the document" when the page is swapped mid-read.
+        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException), typeof(NoSuchElementException), typeof(UnknownErrorException));
         wait.Until(_ => condition());
     }
 
