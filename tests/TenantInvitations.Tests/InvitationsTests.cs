@@ -174,6 +174,28 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
         Assert.DoesNotContain("<script>", message.HtmlBody);
     }
 
+    // The tenant's name and the inviter's name (here a subject without an email claim) reach the email too: escaped in the
+    // HTML part, as typed in the text part and the subject.
+    [Fact]
+    public async Task Markup_in_the_tenant_name_and_the_inviters_name_is_escaped_in_html_and_plain_in_text()
+    {
+        var tenant = await app.CreateTenantAsync("<i>Acme</i> & Co");
+        var inviter = TestApp.Token("<b>Mallory</b> & <script>x()</script>", email: null, platformAdmin: true);
+        var email = Scenarios.UniqueEmail();
+
+        (await app.PostAsync(InvitationsPath(tenant), new { email }, inviter)).AssertSuccess(HttpStatusCode.Created);
+
+        var message = Assert.Single(await app.Mail.WaitForAsync(email));
+        Assert.Contains("<i>Acme</i> & Co", message.Subject);
+        Assert.Contains("<i>Acme</i> & Co", message.TextBody);
+        Assert.Contains("<b>Mallory</b> & <script>x()</script>", message.TextBody);
+        Assert.Contains("&lt;i&gt;Acme&lt;/i&gt; &amp; Co", message.HtmlBody);
+        Assert.Contains("&lt;b&gt;Mallory&lt;/b&gt; &amp; &lt;script&gt;x()&lt;/script&gt;", message.HtmlBody);
+        Assert.DoesNotContain("<i>", message.HtmlBody);
+        Assert.DoesNotContain("<b>", message.HtmlBody);
+        Assert.DoesNotContain("<script", message.HtmlBody);
+    }
+
     [Fact]
     public async Task Responses_never_contain_the_token_its_hash_or_the_link()
     {
