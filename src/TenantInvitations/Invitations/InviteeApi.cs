@@ -25,7 +25,7 @@ internal static class InviteeApi
             .WithDescription(RateLimitNote);
     }
 
-    private const string RateLimitNote = "Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 30) "
+    private const string RateLimitNote = "Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) "
         + "requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.";
 
     private static async Task<Results<Ok<Envelope<InvitationPreviewModel>>, Failure>> PreviewInvitation(

@@ -11,7 +11,7 @@ namespace TenantInvitations.Invitations;
 internal sealed class RateLimitOptions
 {
     [Range(1, 1_000_000, ErrorMessage = "RateLimits:TokenRequestsPerMinute must be from 1 to 1000000.")]
-    public int TokenRequestsPerMinute { get; set; } = 30;
+    public int TokenRequestsPerMinute { get; set; } = 100;
 }
 
 // Against guessing tokens: each client address gets a budget of requests a minute on the public endpoints that take an
