@@ -37,6 +37,22 @@ public sealed class ApiErrorsTests(TestApp app) : IClassFixture<TestApp>
     }
 
     [Theory]
+    [InlineData("application/json; charset=\"utf-8\"")]
+    [InlineData("application/json; charset=utf8")]
+    [InlineData("Application/JSON; CHARSET=\"UTF-8\"")]
+    [InlineData("application/json; charset=UTF-8")]
+    public async Task UTF_8_named_in_any_spelling_is_read_as_JSON(string contentType)
+    {
+        var tenant = await app.CreateTenantAsync();
+        var email = Scenarios.UniqueEmail();
+
+        var response = await app.SendAsync(HttpMethod.Post, $"/tenant/{tenant.Id}/admin/user/invitation", tenant.OwnerToken,
+            rawBody: $$"""{"email":"{{email}}","role":"Member"}""", contentType: contentType);
+
+        Assert.Equal(email, response.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("email").GetString());
+    }
+
+    [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]
     [InlineData("application/xml")]

@@ -169,6 +169,28 @@ public sealed class InviteeTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal(2, await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters().CountAsync(m => m.UserId == userId)));
     }
 
+    // Unicode case folding maps look-alikes onto ASCII (the Kelvin sign K lower-cases to k): such a claim must never stand for
+    // the real address, and such an address is never invited.
+    [Fact]
+    public async Task A_look_alike_email_claim_never_matches_a_member_who_joined_by_link_and_is_never_invited()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var local = $"kate{Guid.NewGuid():N}";
+        var invitation = await app.InviteAsync(tenant, "Admin", email: $"{local}@example.test");
+        (await app.PostAsync("/invitation/accept", new { token = invitation.Token })).AssertSuccess();
+        var lookAlike = TestApp.Token($"evil-{Guid.NewGuid():N}", $"\u212A{local[1..]}@example.test");
+
+        var mine = await app.GetAsync("/me/tenants", lookAlike);
+        var members = await app.GetAsync($"/tenant/{tenant.Id}/admin/user", lookAlike);
+        var invited = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation",
+            new { email = $"\u212A{local[1..]}2@example.test", role = "Member" }, tenant.OwnerToken);
+
+        Assert.Equal(0, mine.AssertSuccess().GetArrayLength());
+        members.AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        Assert.Contains("ASCII", invited.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo.Single());
+        Assert.Null(await app.QueryAsync(db => db.Users.Where(u => u.NormalizedEmail == invitation.Email).Select(u => u.Subject).SingleAsync()));
+    }
+
     [Fact]
     public async Task Accept_with_an_invalid_bearer_is_401_and_nothing_changes()
     {

@@ -325,6 +325,8 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
             yield return Body("UTF-8 labelled UTF-16", valid(), "application/json; charset=utf-16");
             yield return Body("UTF-7, which the platform cannot decode", valid(), "application/json; charset=utf-7");
             yield return Body("Latin-1", valid(), "application/json; charset=\"iso-8859-1\"");
+            yield return Body("an empty charset", valid(), "application/json; charset=");
+            yield return Body("an empty quoted charset", valid(), "application/json; charset=\"\"");
             yield return Raw("invalid UTF-8", [.. Encoding.ASCII.GetBytes($"{{\"{field}\":\""), 0xFF, 0xFE, (byte)'"', (byte)'}']);
             yield return Raw("UTF-8 encoded surrogate", [.. Encoding.ASCII.GetBytes($"{{\"{field}\":\""), 0xED, 0xA0, 0x80, (byte)'"', (byte)'}']);
             yield return Raw("raw NUL in a string", [.. Encoding.ASCII.GetBytes($"{{\"{field}\":\"a"), 0x00, (byte)'"', (byte)'}']);

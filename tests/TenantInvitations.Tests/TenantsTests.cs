@@ -163,6 +163,30 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
 
     // ---- settings ----
 
+    // The quota protects inboxes from the tenant's own admins: lowering or keeping it is theirs, raising it past the
+    // service's default (1,000) is a platform admin's, and every change of it is in the audit trail.
+    [Fact]
+    public async Task Only_a_platform_admin_may_raise_the_email_quota_above_the_default_and_each_change_is_audited()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var admin = await app.AddMemberAsync(tenant, "Admin");
+
+        var raisedByOwner = await app.PutAsync(SettingsPath(tenant), tenant.OwnerToken, new { emailsPerHour = 1001 });
+        var raisedByAdmin = await app.PutAsync(SettingsPath(tenant), admin.Token, new { emailsPerHour = 1_000_000 });
+        var raisedByPlatform = await app.PutAsync(SettingsPath(tenant), app.PlatformAdminToken, new { emailsPerHour = 5000 });
+        var keptByAdmin = await app.PutAsync(SettingsPath(tenant), admin.Token, new { emailsPerHour = 5000, displayName = "Kept" });
+        var loweredByAdmin = await app.PutAsync(SettingsPath(tenant), admin.Token, new { emailsPerHour = 10 });
+
+        raisedByOwner.AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        raisedByAdmin.AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        Assert.Equal(5000, raisedByPlatform.AssertSuccess().GetProperty("emailsPerHour").GetInt32());
+        Assert.Equal(5000, keptByAdmin.AssertSuccess().GetProperty("emailsPerHour").GetInt32());
+        Assert.Equal(10, loweredByAdmin.AssertSuccess().GetProperty("emailsPerHour").GetInt32());
+        var details = await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters()
+            .Where(a => a.TenantId == tenant.Id && a.Action == "settings.updated").OrderBy(a => a.Id).Select(a => a.Details).ToListAsync());
+        Assert.Equal(["emailsPerHour default to 5000", null, "emailsPerHour 5000 to 10"], details);
+    }
+
     [Fact]
     public async Task Settings_round_trip()
     {

@@ -117,7 +117,10 @@ public class TestApp : WebApplicationFactory<Program>
         }
         else if (rawBody is not null)
         {
-            request.Content = new StringContent(rawBody, Encoding.UTF8, contentType);
+            // Sent exactly as given, parameters and quoting included (StringContent would validate and rewrite it).
+            request.Content = new StringContent(rawBody, Encoding.UTF8);
+            request.Content.Headers.Remove("Content-Type");
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
         }
         using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         using var response = await client.SendAsync(request, cancellationToken);

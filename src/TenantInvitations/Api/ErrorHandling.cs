@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Net.Http.Headers;
 using TenantInvitations.Data;
@@ -23,16 +24,23 @@ internal static partial class ErrorHandling
         app.Use(RefuseUnknownCharset);
     }
 
-    // JSON is UTF-8 (RFC 8259). A JSON body declaring another charset is refused here, before the JSON reader would trip over it.
+    // JSON is UTF-8 (RFC 8259). A JSON body that names UTF-8 in any spelling (utf8, "utf-8", UTF-8) is read as UTF-8: the
+    // charset is dropped, as the framework's reader knows only some spellings and would fail with a 500. A body naming
+    // another charset, or an empty one, is refused here with 415.
     private static Task RefuseUnknownCharset(HttpContext http, RequestDelegate next)
     {
-        if (MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset is { Length: > 0 } charset
+        if (http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true
+            && MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
             && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
-            && !charset.ToString().Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
-            && !charset.ToString().Trim('"').Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            && type.Parameters.FirstOrDefault(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)) is { } charset)
         {
-            return new Failure(StatusCodes.Status415UnsupportedMediaType, new ApiError(ErrorCode.UnsupportedMediaType,
-                "Send the body as JSON in UTF-8 with 'Content-Type: application/json'.", [])).ExecuteAsync(http);
+            var value = charset.Value.ToString().Trim('"');
+            if (!value.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !value.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            {
+                return new Failure(StatusCodes.Status415UnsupportedMediaType, new ApiError(ErrorCode.UnsupportedMediaType,
+                    "Send the body as JSON in UTF-8 with 'Content-Type: application/json'.", [])).ExecuteAsync(http);
+            }
+            http.Request.ContentType = type.MediaType.ToString();
         }
         return next(http);
     }

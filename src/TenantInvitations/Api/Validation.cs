@@ -8,6 +8,10 @@ internal static partial class EmailAddress
 {
     public static string Normalize(string email) => email.Trim().ToLowerInvariant();
 
+    // Only ASCII addresses are invited or matched: Unicode case folding maps look-alikes onto real addresses (the Kelvin
+    // sign K lower-cases to k), which would let one mailbox stand for another.
+    public static bool IsAscii(string email) => System.Text.Ascii.IsValid(email);
+
     // A single bare address (no display name), short enough for SMTP, with nothing that could break a mail header.
     public static string? Problem(string? email, string field)
     {
@@ -22,6 +26,10 @@ internal static partial class EmailAddress
         if (Text.HasControlCharacters(email) || email.Trim().Any(c => char.IsWhiteSpace(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format))
         {
             return $"The {field} field must not contain spaces, line breaks, invisible or control characters.";
+        }
+        if (!IsAscii(email))
+        {
+            return $"The {field} field must be an ASCII address; internationalized addresses are not supported.";
         }
         var trimmed = email.Trim();
         // Both parsers must agree: .NET's, and MimeKit's, which builds the headers of the email.

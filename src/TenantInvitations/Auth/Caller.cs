@@ -7,7 +7,7 @@ namespace TenantInvitations.Auth;
 
 // Who is calling: the bearer's claims, and (inside a tenant) their role, which is read from the database on every request.
 // Email is for display; VerifiedEmail is the one trusted to prove a mailbox: any email of a locally signed token, but from
-// an OIDC authority only one it marks email_verified.
+// an OIDC authority only one it marks email_verified; and only an ASCII address (see EmailAddress.IsAscii).
 internal sealed record Caller(string? Subject, string? Email, string? VerifiedEmail, bool IsPlatformAdmin, string? TraceId, string? ClientAddress)
 {
     public MemberRole? Role { get; init; }
@@ -37,7 +37,7 @@ internal sealed record Caller(string? Subject, string? Email, string? VerifiedEm
         var caller = new Caller(
             authenticated ? user.FindFirstValue("sub") : null,
             email,
-            verified ? email : null,
+            verified && email is not null && EmailAddress.IsAscii(email) ? email : null,
             authenticated && user.IsInRole(AuthOptions.PlatformAdminRole),
             Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier,
             http.Connection.RemoteIpAddress?.ToString());

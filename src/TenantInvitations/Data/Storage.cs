@@ -90,7 +90,8 @@ internal static class Storage
     public static bool IsUnavailable(Exception exception) =>
         exception switch
         {
-            SqliteException { SqliteErrorCode: 5 or 6 or 10 or 14 } => true,
+            // 5 busy, 6 locked, 8 read-only (a read-only mount), 10 I/O error, 13 disk full, 14 cannot open.
+            SqliteException { SqliteErrorCode: 5 or 6 or 8 or 10 or 13 or 14 } => true,
             // 08: connection exceptions; 53: insufficient resources (too many connections, disk full); 57P: shutting down or
             // starting up; 57014: cancelled by statement_timeout; 55P03: lock_timeout; 25006: a read-only server (a standby, or a
             // primary just demoted by a failover); 28: the login was refused (a rotated password); 3D000: no such database.

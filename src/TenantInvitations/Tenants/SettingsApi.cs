@@ -27,9 +27,9 @@ internal static partial class SettingsApi
         var settings = app.MapTenantAdminGroup("/tenant/{tenantId}/admin/settings").WithTags("Settings");
         settings.MapGet("", GetSettings).WithName("GetTenantSettings").ProducesFailures(404)
             .WithSummary("Gets the tenant's settings");
-        settings.MapPut("", PutSettings).WithName("PutTenantSettings").ProducesFailures(404)
+        settings.MapPut("", PutSettings).WithName("PutTenantSettings").ProducesFailures(404, 403)
             .WithSummary("Replaces the tenant's settings")
-            .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity and email quota, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400. `emailsPerHour` caps the tenant's invitation emails in any hour; past it, create and resend answer 429 RateLimited with `Retry-After`.");
+            .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity and email quota, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400. `emailsPerHour` caps the tenant's invitation emails in any hour; past it, create and resend answer 429 RateLimited with `Retry-After`. Owners and Admins may lower it or keep it; raising it above the service's default (`Invitations:EmailsPerHour`) takes a platform admin (403 otherwise). A quota change is recorded in the audit event's details.");
     }
 
     private static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> GetSettings(
@@ -53,6 +53,15 @@ internal static partial class SettingsApi
         {
             return Failure.NotFound("The tenant");
         }
+        // The quota guards inboxes against the tenant's own admins too: they may lower it or keep it, but only a platform
+        // admin may raise it above the service's default.
+        var ceiling = Math.Max(options.Value.EmailsPerHour, tenant.EmailsPerHour ?? 0);
+        if (request.EmailsPerHour > ceiling && !caller.IsPlatformAdmin)
+        {
+            return Failure.Forbidden($"Only a platform admin may raise emailsPerHour above {ceiling}.");
+        }
+        var quotaChange = tenant.EmailsPerHour == request.EmailsPerHour ? null
+            : $"emailsPerHour {tenant.EmailsPerHour?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"} to {request.EmailsPerHour?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}";
         tenant.DisplayName = request.DisplayName is { Length: > 0 } name ? name.Trim() : null;
         tenant.ReplyTo = request.ReplyTo is { Length: > 0 } replyTo ? replyTo.Trim() : null;
         tenant.DefaultLocale = request.DefaultLocale ?? "en";
@@ -60,7 +69,8 @@ internal static partial class SettingsApi
         tenant.EmailsPerHour = request.EmailsPerHour;
         tenant.AllowedEmailDomains = [.. (request.AllowedEmailDomains ?? []).Select(d => d.Trim().ToLowerInvariant()).Distinct()];
         var now = clock.UtcNow();
-        db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "settings.updated", tenantId, "tenant", tenantId, now));
+        db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "settings.updated", tenantId, "tenant", tenantId, now,
+            quotaChange));
         await db.SaveChangesAsync(cancellationToken);
         return ApiResults.Ok(ToModel(tenant, options.Value));
     }
