@@ -229,8 +229,7 @@ public sealed partial class LeakScan
     [GeneratedRegex(@"token=([A-Za-z0-9_-]{43})")]
     private static partial Regex LinkToken();
 
-    // The email preview's link carries a placeholder, not a token: that one is by design.
-    [GeneratedRegex(@"accept\?token=(?!" + EmailPreviewApi.PreviewToken + ")", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"accept\?token=", RegexOptions.IgnoreCase)]
     private static partial Regex AcceptLink();
 
     [GeneratedRegex(@"\\u([0-9A-Fa-f]{4})")]

@@ -37,7 +37,7 @@ public sealed class LeakScanTests
             ("json base64", JsonSerializer.Serialize(new { hash = Convert.ToBase64String(hash) })),
             ("base64url", $"<b>{System.Buffers.Text.Base64Url.EncodeToString(hash)}</b>"),
             ("encoded link", "go to https%3A%2F%2Fi.example%2Faccept%3Ftoken%3Dsomething"),
-            ("preview link", $"https://i.example/accept?token={EmailPreviewApi.PreviewToken}"),
+            ("preview link", $"https://i.example/{EmailPreviewApi.PreviewPath}"),
             ("nothing", "Created invitation 42 for dana@example.test"),
         ]);
 

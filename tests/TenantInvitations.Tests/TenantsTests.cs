@@ -466,7 +466,7 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal(["html", "locale", "subject", "text"], preview.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal("en", preview.GetProperty("locale").GetString());
         Assert.Equal(realEmail.Subject, preview.GetProperty("subject").GetString());
-        var placeholderLink = $"https://invitations.example.test/accept?token={EmailPreviewApi.PreviewToken}";
+        var placeholderLink = $"https://invitations.example.test/{EmailPreviewApi.PreviewPath}";
         var html = preview.GetProperty("html").GetString();
         var text = preview.GetProperty("text").GetString();
         Assert.Contains(placeholderLink, text);
@@ -477,7 +477,7 @@ public sealed class TenantsTests(TestApp app) : IClassFixture<TestApp>
         Assert.Contains("See you &lt;b&gt;soon&lt;/b&gt;", html);
         Assert.DoesNotContain(realToken, response.Body);
         // Apart from the link, it is the email that was sent.
-        Assert.Equal(realEmail.TextBody, text!.Replace(EmailPreviewApi.PreviewToken, realToken, StringComparison.Ordinal));
+        Assert.Equal(realEmail.TextBody, text!.Replace(placeholderLink, $"https://invitations.example.test/accept?token={realToken}", StringComparison.Ordinal));
 
         Assert.Equal(mailBefore, app.Mail.All().Length);
         Assert.Equal(outboxBefore, await app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.InvitationId == id)));

@@ -13,13 +13,15 @@ internal sealed record EmailPreviewModel(string Subject, string Html, string Tex
 internal static class EmailPreviewApi
 {
     // Stands in for the real token, which is never stored in a readable form.
-    public const string PreviewToken = "preview-token-not-a-real-link";
+    // The preview's link opens the accept page without any token (it says the link doesn't work): nothing in a response
+    // should even look like an accept link with a token.
+    public const string PreviewPath = "accept?preview";
 
     public static void MapEmailPreview(this IEndpointRouteBuilder app) =>
         app.MapTenantAdminGroup("/tenant/{tenantId}/admin/user/invitation").WithTags("Invitations")
             .MapGet("/{id}/email", PreviewEmail).WithName("PreviewInvitationEmail").ProducesFailures(404)
             .WithSummary("Renders the email the invitee would get, without sending it")
-            .WithDescription("The link carries a placeholder, not the real token.");
+            .WithDescription("The link is a placeholder without a token (`/accept?preview`); the real email carries the invitation's link.");
 
     private static async Task<Results<Ok<Envelope<EmailPreviewModel>>, Failure>> PreviewEmail(
         long tenantId, long id, AppDbContext db, InvitationEmailRenderer renderer, IOptions<AppOptions> app, CancellationToken cancellationToken)
@@ -31,7 +33,7 @@ internal static class EmailPreviewApi
         {
             return Failure.NotFound("The invitation");
         }
-        var email = await renderer.RenderAsync(InvitationEmailContent.For(found.Invitation, found.Tenant, app.Value.AcceptLink(PreviewToken)));
+        var email = await renderer.RenderAsync(InvitationEmailContent.For(found.Invitation, found.Tenant, new Uri(app.Value.BaseUri, PreviewPath).ToString()));
         return ApiResults.Ok(new EmailPreviewModel(email.Subject, email.Html, email.Text, email.Locale));
     }
 }
