@@ -178,6 +178,12 @@ public sealed class MultiNodeTests : IAsyncLifetime
         await node.WaitForOutputAsync("Request starting HTTP/1.1 POST");
         node.Terminate();
         await node.WaitForOutputAsync("Application is shutting down");
+        // While it drains, the node still answers, but tells the load balancer to send nothing more.
+        using (var probe = new HttpClient { BaseAddress = node.BaseAddress })
+        {
+            using var ready = await probe.GetAsync("health/ready");
+            Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), (ready.StatusCode, await ready.Content.ReadAsStringAsync()));
+        }
         finishBody.SetResult();
         var created = await WithinAsync(request, 20, () => $"The request in flight did not complete. Output:\n{node.Output}");
         Assert.True(created.Status == HttpStatusCode.Created, $"{created.Body}\nOutput:\n{node.Output}");

@@ -18,7 +18,9 @@ internal static partial class ErrorHandling
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             ExceptionHandler = WriteExceptionAsync,
-            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or DbUpdateConcurrencyException,
+            // Expected answers (a bad request, contention told to retry) are not logged as unhandled errors; outages are.
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or DbUpdateConcurrencyException
+                || Storage.IsUniqueViolation(context.Exception) || Storage.IsRetryableConflict(context.Exception),
         });
         app.UseStatusCodePages(context => WriteStatusCodeAsync(context.HttpContext));
         app.Use(RefuseUnknownCharset);

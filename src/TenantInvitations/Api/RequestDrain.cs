@@ -2,11 +2,11 @@ using Microsoft.Extensions.Options;
 
 namespace TenantInvitations.Api;
 
-// A clean stop on SIGTERM. From the moment the stop begins, new requests (health probes included) get 503 with
-// `Connection: close`, so a load balancer moves on; the requests already in flight are waited for before Kestrel stops,
-// because Kestrel's stop cancels pending body reads and a request still being received would otherwise fail.
-// The wait is capped at half the host's shutdown timeout, leaving the rest for Kestrel and the outbox dispatcher.
-internal sealed class RequestDrain(IHostApplicationLifetime lifetime, IOptions<HostOptions> host) : IHostedLifecycleService
+// A clean stop on SIGTERM. From the moment the stop begins /health/ready says Unhealthy (DatabaseHealthCheck), so a load
+// balancer moves on, while requests keep being served; before Kestrel stops, the requests in flight are waited for,
+// because Kestrel's stop cancels pending body reads and a request still being received would otherwise fail. The wait
+// ends when none is in flight, or at half the host's shutdown timeout, leaving the rest for Kestrel and the dispatcher.
+internal sealed class RequestDrain(IOptions<HostOptions> host) : IHostedLifecycleService
 {
     private readonly Lock sync = new();
     private int inFlight;
@@ -14,13 +14,6 @@ internal sealed class RequestDrain(IHostApplicationLifetime lifetime, IOptions<H
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            http.Response.Headers.Connection = "close";
-            await new Failure(StatusCodes.Status503ServiceUnavailable,
-                new ApiError(ErrorCode.ServiceUnavailable, "This node is shutting down. Try again.", []), TimeSpan.FromSeconds(1)).ExecuteAsync(http);
-            return;
-        }
         lock (sync)
         {
             inFlight++;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace TenantInvitations.Data;
 
 // Ready means the database answers; /health/ready is what a load balancer should poll. One instance per process.
-internal sealed class DatabaseHealthCheck(IDbContextFactory<AppDbContext> contexts) : IHealthCheck
+internal sealed class DatabaseHealthCheck(IDbContextFactory<AppDbContext> contexts, IHostApplicationLifetime lifetime) : IHealthCheck
 {
     // Well inside a load balancer's probe timeout, whatever connect timeout the connection string has.
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
@@ -14,6 +14,10 @@ internal sealed class DatabaseHealthCheck(IDbContextFactory<AppDbContext> contex
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy("This node is shutting down.");
+        }
         Task current;
         lock (sync)
         {
