@@ -254,6 +254,8 @@ public sealed class ResendInvitationTests(TestApp app) : IClassFixture<TestApp>
         var tenant = await app.CreateTenantAsync();
         var invitation = await app.InviteAsync(tenant);
         app.Clock.Advance(TimeSpan.FromMinutes(2));
+        // The dispatcher records its send in a commit of its own; once nothing is queued, the next commit is this request's.
+        await DatabaseSnapshot.SettledAsync(app);
         var before = await Snapshot(invitation.Id);
 
         using var abort = new CancellationTokenSource();
