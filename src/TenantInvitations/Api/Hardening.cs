@@ -27,7 +27,8 @@ internal static class Hardening
     {
         if (!app.Environment.IsDevelopment())
         {
-            // Sent only over HTTPS (and never to localhost): behind a TLS-terminating proxy, enable forwarded headers so the request is seen as HTTPS.
+            // Sent only over HTTPS (and never to localhost): behind a TLS-terminating proxy, list it in ForwardedHeaders:KnownProxies
+            // so its X-Forwarded-Proto makes the request HTTPS (Api/TrustedProxies.cs).
             app.UseHsts();
         }
         app.Use((http, next) =>

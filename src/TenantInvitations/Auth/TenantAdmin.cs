@@ -80,18 +80,29 @@ internal static class TenantAdmin
     // and has not signed in yet (that sign-in is then linked to the user).
     public static async Task<MemberRole?> FindRoleAsync(AppDbContext db, Caller caller, IServiceProvider services, CancellationToken cancellationToken)
     {
-        var email = caller.NormalizedEmail;
-        var match = await db.Memberships
-            .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
-            .OrderBy(m => m.User.Subject == null)
-            .Select(m => new { m.Role, ByEmail = m.User.Subject == null })
-            .FirstOrDefaultAsync(cancellationToken);
+        var match = await MatchAsync(db, caller, cancellationToken);
         if (match is { ByEmail: true })
         {
             await UserLinks.LinkAsync(db, caller, services.GetRequiredService<IdGenerator>(), services.GetRequiredService<TimeProvider>(), cancellationToken);
         }
         return match?.Role;
     }
+
+    // The same role, read again inside a transaction (the last-Owner guard): the link, if any, was made by the filter.
+    public static async Task<MemberRole?> ReadRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken) =>
+        (await MatchAsync(db, caller, cancellationToken))?.Role;
+
+    private static Task<RoleMatch?> MatchAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    {
+        var email = caller.NormalizedEmail;
+        return db.Memberships
+            .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
+            .OrderBy(m => m.User.Subject == null)
+            .Select(m => new RoleMatch(m.Role, m.User.Subject == null))
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private sealed record RoleMatch(MemberRole Role, bool ByEmail);
 }
 
 // Resend rule 1, for every endpoint: a tenantId or id that is not a positive integer is a validation error.

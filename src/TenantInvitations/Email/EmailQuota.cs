@@ -11,7 +11,7 @@ internal static class EmailQuota
 
     // The 429 when the context's tenant has used its quota, or null. One index seek finds the emailsPerHour-th most
     // recent email of the hour; the quota frees up when that one is an hour old.
-    public static async Task<Failure?> CheckAsync(AppDbContext db, int emailsPerHour, DateTime now, CancellationToken cancellationToken)
+    private static async Task<Failure?> CheckAsync(AppDbContext db, int emailsPerHour, DateTime now, CancellationToken cancellationToken)
     {
         var hourAgo = now - Hour;
         var oldestCounted = await db.OutboxMessages

@@ -49,7 +49,7 @@ internal static class MembersApi
 
     private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> ChangeRole(
         long tenantId, long id, ChangeRoleRequest request, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock,
-        HttpContext http, CancellationToken cancellationToken)
+        CancellationToken cancellationToken)
     {
         if (request.Role is not { } role || !Enum.IsDefined(role))
         {
@@ -68,7 +68,7 @@ internal static class MembersApi
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
-        if (await RecheckCallerAsync(db, caller, http.RequestServices, cancellationToken) is not { } current)
+        if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
         {
             return Failure.Forbidden("You may no longer manage members in this tenant.");
         }
@@ -90,8 +90,7 @@ internal static class MembersApi
     }
 
     private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> RemoveMember(
-        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, HttpContext http,
-        CancellationToken cancellationToken)
+        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
     {
         var member = await db.Memberships.AsNoTracking().Include(m => m.User).FirstOrDefaultAsync(m => m.UserId == id, cancellationToken);
         if (member is null)
@@ -106,7 +105,7 @@ internal static class MembersApi
         var auditId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
-        if (await RecheckCallerAsync(db, caller, http.RequestServices, cancellationToken) is not { } current)
+        if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
         {
             return Failure.Forbidden("You may no longer manage members in this tenant.");
         }
@@ -128,13 +127,13 @@ internal static class MembersApi
 
     // The caller's own role, read again under the tenant lock: another Owner may have demoted or removed them while this
     // request waited, and they must not act with the rights they had a moment ago.
-    private static async Task<Caller?> RecheckCallerAsync(AppDbContext db, Caller caller, IServiceProvider services, CancellationToken cancellationToken)
+    private static async Task<Caller?> RecheckCallerAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
     {
         if (caller.IsPlatformAdmin)
         {
             return caller;
         }
-        var role = await TenantAdmin.FindRoleAsync(db, caller, services, cancellationToken);
+        var role = await TenantAdmin.ReadRoleAsync(db, caller, cancellationToken);
         return Membership.IsManager(role) ? caller with { Role = role } : null;
     }
 

@@ -16,22 +16,32 @@ internal static class UserLinks
         {
             return;
         }
+        var user = await db.Users.Where(u => u.NormalizedEmail == email && u.Subject == null).Select(u => (long?)u.Id).FirstOrDefaultAsync(cancellationToken);
+        if (user is not { } userId)
+        {
+            return;
+        }
+        // Ids before the transaction: on SQLite a new block is reserved on another connection, which would wait behind it.
+        var tenants = await db.Memberships.IgnoreQueryFilters().Where(m => m.UserId == userId).Select(m => m.TenantId).ToListAsync(cancellationToken);
+        var auditIds = new List<long>();
+        foreach (var _ in tenants)
+        {
+            auditIds.Add(await ids.NextAsync(cancellationToken));
+        }
         try
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var linked = await db.Users
-                .Where(u => u.NormalizedEmail == email && u.Subject == null && !db.Users.Any(other => other.Subject == subject))
+                .Where(u => u.Id == userId && u.Subject == null && !db.Users.Any(other => other.Subject == subject))
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.Subject, subject), cancellationToken);
             if (linked == 0)
             {
                 return;
             }
-            var user = await db.Users.Where(u => u.Subject == subject).Select(u => u.Id).SingleAsync(cancellationToken);
-            var tenants = await db.Memberships.IgnoreQueryFilters().Where(m => m.UserId == user).Select(m => m.TenantId).ToListAsync(cancellationToken);
             var now = clock.UtcNow();
-            foreach (var tenantId in tenants)
+            for (var i = 0; i < tenants.Count; i++)
             {
-                db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "user.linked", tenantId, "member", user, now,
+                db.AuditEvents.Add(AuditEvent.Record(auditIds[i], caller, "user.linked", tenants[i], "member", userId, now,
                     "first sign-in of a user who joined by email link"));
             }
             await db.SaveChangesAsync(cancellationToken);
