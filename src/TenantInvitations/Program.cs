@@ -124,6 +124,7 @@ app.MapMembers();
 app.MapAudit();
 app.MapInvitee();
 app.MapAcceptPage();
+app.MapEmptyEndpoint();
 
 await app.RunAsync();
 return 0;

@@ -54,7 +54,8 @@ internal static class AuditApi
         }
         if (page.After is { } cursor)
         {
-            query = query.Where(a => a.OccurredAt < cursor.At || (a.OccurredAt == cursor.At && a.Id < cursor.Id));
+            // The first condition alone bounds the index range (as for invitations).
+            query = query.Where(a => a.OccurredAt <= cursor.At && (a.OccurredAt < cursor.At || a.Id < cursor.Id));
         }
         var rows = await query.OrderByDescending(a => a.OccurredAt).ThenByDescending(a => a.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
         return ApiResults.Ok(page.Finish(http, rows, a => new Cursor(a.OccurredAt, a.Id)).Select(ToModel).ToArray());

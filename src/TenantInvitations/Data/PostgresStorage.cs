@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 
@@ -22,9 +23,31 @@ internal sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext
 internal static class PostgresStorage
 {
     public static void Configure(DbContextOptionsBuilder options, string connectionString) => options
-        .UseNpgsql(connectionString)
+        .UseNpgsql(WithDefaults(connectionString))
         .UseSnakeCaseNamingConvention()
         .ConfigureWarnings(w => w.Ignore(CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning));
+
+    // The service runs the same few dozen statements all day and keeps no session state, so unless the connection string
+    // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), and a pooled connection is not
+    // reset with DISCARD ALL each time EF Core closes it (No Reset On Close), which would also throw the prepared ones away.
+    // Together they halve PostgreSQL's CPU per request (docs/benchmarks.md).
+    public static string WithDefaults(string connectionString)
+    {
+        // NpgsqlConnectionStringBuilder.ContainsKey says whether a keyword exists at all; what the operator wrote is
+        // read with the plain builder, spaces and case aside (Npgsql accepts "Max Auto Prepare" as "maxautoprepare").
+        var written = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
+            .Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant()).ToHashSet();
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!written.Contains("maxautoprepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+        if (!written.Contains("noresetonclose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+        return builder.ConnectionString;
+    }
 }
 
 internal sealed class PostgresDesignTimeFactory : Microsoft.EntityFrameworkCore.Design.IDesignTimeDbContextFactory<PostgresAppDbContext>

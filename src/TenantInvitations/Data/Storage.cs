@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
@@ -173,6 +174,34 @@ internal static class SqliteStorage
         .UseSnakeCaseNamingConvention()
         .AddInterceptors(SqlitePragmas.Instance)
         .ConfigureWarnings(w => w.Ignore(CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning));
+}
+
+// SQLite has one writer at a time. A writer that waits inside SQLite's busy handler sleeps in growing steps (up to 100 ms)
+// and the waiters wake in no particular order; the busiest writes (create, resend, the dispatcher's records) wait here
+// instead, so the write lock passes on in arrival order the moment it is free. SQLite serves one node, so a lock in the
+// process is enough; PostgreSQL needs none (null).
+internal static class SqliteWriters
+{
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Gates = new();
+
+    public static async ValueTask<IDisposable?> EnterAsync(AppDbContext db, CancellationToken cancellationToken)
+    {
+        if (!db.Database.IsSqlite())
+        {
+            return null;
+        }
+        var gate = Gates.GetOrAdd(db.Database.GetConnectionString() ?? "", _ => new SemaphoreSlim(1, 1));
+        if (!await gate.WaitAsync(TimeSpan.FromSeconds(SqlitePragmas.BusyTimeoutSeconds), cancellationToken))
+        {
+            throw new SqliteException("database is locked: another write held it too long", 5); // SQLITE_BUSY: 503
+        }
+        return new Release(gate);
+    }
+
+    private sealed class Release(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
 }
 
 // Per-connection settings: wait for the writer lock instead of failing, and fsync less often (safe in WAL mode).

@@ -30,6 +30,7 @@ internal static class EmailQuota
     // before calling it: on SQLite a new block of ids is reserved on another connection, which would wait behind this lock.
     public static async Task<Failure?> SaveWithinAsync(AppDbContext db, long tenantId, int emailsPerHour, DateTime now, CancellationToken cancellationToken)
     {
+        using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
         if (await CheckAsync(db, emailsPerHour, now, cancellationToken) is { } overQuota)

@@ -252,6 +252,7 @@ internal sealed class OutboxDispatcher(
     {
         var cancellationToken = CancellationToken.None;
         var delivery = OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts);
+        using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Invitations.IgnoreQueryFilters()
             .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)
@@ -271,5 +272,7 @@ internal sealed class OutboxDispatcher(
             return;
         }
         await transaction.CommitAsync(cancellationToken);
+        // Recorded: no later SaveChanges of this batch needs to look at it again (change detection scans every tracked row).
+        db.Entry(message).State = EntityState.Detached;
     }
 }

@@ -76,7 +76,8 @@ internal static class InvitationsApi
         }
         if (page.After is { } cursor)
         {
-            query = query.Where(i => i.CreatedAt < cursor.At || (i.CreatedAt == cursor.At && i.Id < cursor.Id));
+            // The first condition alone bounds the index range; the second only sorts out rows at the cursor's own time.
+            query = query.Where(i => i.CreatedAt <= cursor.At && (i.CreatedAt < cursor.At || i.Id < cursor.Id));
         }
         var rows = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
         return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel(now)).ToArray());

@@ -39,7 +39,8 @@ internal static class MembersApi
         var query = db.Memberships.AsNoTracking();
         if (page.After is { } cursor)
         {
-            query = query.Where(m => m.JoinedAt > cursor.At || (m.JoinedAt == cursor.At && m.UserId > cursor.Id));
+            // The same shape as the other cursors: the first condition alone bounds the range.
+            query = query.Where(m => m.JoinedAt >= cursor.At && (m.JoinedAt > cursor.At || m.UserId > cursor.Id));
         }
         var rows = await query.OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId).Take(page.Limit + 1)
             .Select(m => new MemberModel(m.UserId, m.User.Email, m.User.DisplayName, m.Role, m.JoinedAt))

@@ -1,0 +1,49 @@
+-- What one POST /tenant/{tenantId}/admin/user/invitation sends to PostgreSQL, statement for statement and round trip for
+-- round trip. Captured from the service's own command log (Microsoft.EntityFrameworkCore.Database.Command at Information,
+-- JSON console logs with scopes, one request); bench/Bench/SqlCapture.cs captures it again at every run and compares.
+-- Where the service sends a parameter, this sends a pgbench variable; parameters the service sends as NULL are NULL.
+-- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
+-- Npgsql sends BEGIN with the next statement and the three inserts as one batch: pipelines do the same here.
+\set k :client_id + :clients * random(0, 99999999)
+\set tenant 1 + :k % :tenants
+\set invitation_id random(1000000000000, 9000000000000000000)
+\set outbox_id random(1000000000000, 9000000000000000000)
+\set audit_id random(1000000000000, 9000000000000000000)
+\set hash random(1000000000000000000, 9000000000000000000)
+\set email random(1000000000000000000, 9000000000000000000)
+SELECT m.role, u.subject IS NULL
+FROM memberships AS m
+INNER JOIN users AS u ON m.user_id = u.id
+WHERE m.tenant_id = :tenant AND (u.subject = :sub OR (u.subject IS NULL AND u.normalized_email = :admin_email))
+ORDER BY u.subject IS NULL
+LIMIT 1;
+SELECT t.id, t.allowed_email_domains, t.created_at, t.default_locale, t.display_name, t.emails_per_hour, t.invitation_validity_days, t.name, t.reply_to, EXISTS (
+    SELECT 1
+    FROM memberships AS m
+    INNER JOIN users AS u ON m.user_id = u.id
+    WHERE m.tenant_id = :tenant AND u.normalized_email = :email) AS "IsMember", (
+    SELECT i.id
+    FROM invitations AS i
+    WHERE i.tenant_id = :tenant AND i.normalized_email = :email AND i.status = 'Pending'
+    LIMIT 1) AS "PendingId"
+FROM tenants AS t
+WHERE t.id = :tenant
+LIMIT 1;
+\startpipeline
+BEGIN;
+SELECT 1 FROM tenants WHERE id = :tenant FOR NO KEY UPDATE;
+\endpipeline
+SELECT o.created_at
+FROM outbox_messages AS o
+WHERE o.tenant_id = :tenant AND o.created_at > :hour_ago
+ORDER BY o.created_at DESC
+LIMIT 1 OFFSET :quota_offset;
+\startpipeline
+INSERT INTO audit_events (id, action, actor_email, actor_is_platform_admin, actor_subject, client_address, details, occurred_at, target_id, target_type, tenant_id, trace_id)
+VALUES (:audit_id, :created_action, :admin_email, :false, :sub, :client_address, :created_details, :now, :invitation_id, :target_type, :tenant, :trace_id);
+INSERT INTO invitations (id, accepted_at, accepted_user_id, created_at, declined_at, delivery_attempts, delivery_last_attempt_at, delivery_last_error, delivery_outbox_id, delivery_status, email, expires_at, invited_by, last_sent_at, locale, message, normalized_email, recent_sends, revoked_at, role, send_count, status, tenant_id, token_hash, validity_days, version)
+VALUES (:invitation_id, NULL, NULL, :now, NULL, :zero, NULL, NULL, :outbox_id, :queued, :email, :expires, :admin_email, :now, :locale, NULL, :email, :recent_sends, NULL, :member, :one, :pending, :tenant, :hash, :validity_days, :zero);
+INSERT INTO outbox_messages (id, attempts, created_at, invitation_id, last_attempt_at, last_error, locked_by, locked_until, message_id, next_attempt_at, protected_token, sent_at, status, tenant_id)
+VALUES (:outbox_id, :zero, :now, :invitation_id, NULL, NULL, NULL, NULL, :outbox_id, :now, :protected_token, NULL, :queued, :tenant);
+\endpipeline
+COMMIT;

@@ -1,0 +1,51 @@
+-- What one PUT /tenant/{tenantId}/admin/user/invitation/resend?id= sends to PostgreSQL, statement for statement and round
+-- trip for round trip. Captured from the service's own command log (Microsoft.EntityFrameworkCore.Database.Command at
+-- Information, JSON console logs with scopes, one request); bench/Bench/SqlCapture.cs captures it again at every run and
+-- compares. Where the service sends a parameter, this sends a pgbench variable; parameters it sends as NULL are NULL.
+-- EF Core updates only the columns that change: this is the resend of an invitation whose email was never attempted, as
+-- in the seeded pool (one whose email was attempted also clears delivery_last_attempt_at).
+-- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
+-- Npgsql sends BEGIN with the next statement and the four writes as one batch: pipelines do the same here.
+-- Each client works on its own rows of the pool (pool_base + k), so no two clients update one invitation at once.
+\set k :pool_first + :client_id + :clients * random(0, (:pool - 1) / :clients)
+\set id :pool_base + :k
+\set tenant 1 + :k % :tenants
+\set outbox_id random(1000000000000, 9000000000000000000)
+\set audit_id random(1000000000000, 9000000000000000000)
+\set hash random(1000000000000000000, 9000000000000000000)
+SELECT m.role, u.subject IS NULL
+FROM memberships AS m
+INNER JOIN users AS u ON m.user_id = u.id
+WHERE m.tenant_id = :tenant AND (u.subject = :sub OR (u.subject IS NULL AND u.normalized_email = :admin_email))
+ORDER BY u.subject IS NULL
+LIMIT 1;
+SELECT i.id, i.accepted_at, i.accepted_user_id, i.created_at, i.declined_at, i.delivery_attempts, i.delivery_last_attempt_at, i.delivery_last_error, i.delivery_outbox_id, i.delivery_status, i.email, i.expires_at, i.invited_by, i.last_sent_at, i.locale, i.message, i.normalized_email, i.recent_sends, i.revoked_at, i.role, i.send_count, i.status, i.tenant_id, i.token_hash, i.validity_days, i.version, (
+    SELECT t.emails_per_hour
+    FROM tenants AS t
+    WHERE t.id = i.tenant_id
+    LIMIT 1) AS "EmailsPerHour"
+FROM invitations AS i
+WHERE i.tenant_id = :tenant AND i.id = :id
+LIMIT 1 \gset old_
+\set new_version :old_version + 1
+\set send_count :old_send_count + 1
+\startpipeline
+BEGIN;
+SELECT 1 FROM tenants WHERE id = :tenant FOR NO KEY UPDATE;
+\endpipeline
+SELECT o.created_at
+FROM outbox_messages AS o
+WHERE o.tenant_id = :tenant AND o.created_at > :hour_ago
+ORDER BY o.created_at DESC
+LIMIT 1 OFFSET :quota_offset;
+\startpipeline
+INSERT INTO audit_events (id, action, actor_email, actor_is_platform_admin, actor_subject, client_address, details, occurred_at, target_id, target_type, tenant_id, trace_id)
+VALUES (:audit_id, :resent_action, :admin_email, :false, :sub, :client_address, :resent_details, :now, :id, :target_type, :tenant, :trace_id);
+UPDATE invitations SET delivery_attempts = :zero, delivery_outbox_id = :outbox_id, delivery_status = :queued, expires_at = :expires, last_sent_at = :now, recent_sends = :recent_sends, send_count = :send_count, token_hash = :hash, version = :new_version
+WHERE id = :id AND version = :old_version;
+INSERT INTO outbox_messages (id, attempts, created_at, invitation_id, last_attempt_at, last_error, locked_by, locked_until, message_id, next_attempt_at, protected_token, sent_at, status, tenant_id)
+VALUES (:outbox_id, :zero, :now, :id, NULL, NULL, NULL, NULL, :outbox_id, :now, :protected_token, NULL, :queued, :tenant);
+INSERT INTO superseded_tokens (hash, invitation_id, superseded_at)
+VALUES (:old_token_hash, :id, :now);
+\endpipeline
+COMMIT;
