@@ -157,6 +157,7 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         }
         md.AppendLine();
         md.Append(await File.ReadAllTextAsync(Path.Combine(options.Scripts, "..", "method.md")));
+        md.Append(await File.ReadAllTextAsync(Path.Combine(options.Scripts, "..", "analysis.md")));
         return md.ToString();
     }
 
@@ -179,7 +180,7 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         }
         await File.WriteAllTextAsync(data, rows.ToString());
         var script = $"""
-            set terminal pngcairo size 1200,800 font 'DejaVu Sans,10'
+            set terminal pngcairo size 1200,800 font 'DejaVu Sans,10' noenhanced
             set output '{png}'
             set datafile separator '\t'
             set datafile missing '-'
@@ -190,10 +191,10 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
             set grid ytics
             set xtics rotate by -30
             set multiplot layout 2,1 title 'TenantInvitations, 32 connections ({(options.Quick ? "quick run" : "full run")}; pgbench rows: PostgreSQL running the same SQL)'
-            set ylabel 'requests per second'
-            plot '{data}' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3)
-            set ylabel 'p99 latency (ms)'
+            set ylabel 'requests per second (log scale)'
             set logscale y
+            plot '{data}' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3)
+            set ylabel 'p99 latency (ms, log scale)'
             plot '{data}' using 4:xtic(1) title 'PostgreSQL p99', '' using 5 title 'SQLite p99'
             unset multiplot
             """;

@@ -25,9 +25,10 @@ internal sealed class SmtpSink : IDisposable
     private TaskCompletionSource gate = Completed();
     private int waiting;
 
-    public SmtpSink()
+    // Port 0: a free one.
+    public SmtpSink(int port)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        using var probe = new TcpListener(IPAddress.Loopback, port);
         probe.Start();
         Port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
