@@ -52,9 +52,18 @@ public sealed class PostgresDefaultsTests
 
         Assert.Equal(64, settings.MaxAutoPrepare);
         Assert.True(settings.NoResetOnClose);
+        Assert.Equal("-c plan_cache_mode=force_custom_plan", settings.Options);
         Assert.Equal("db", settings.Host);
         Assert.Equal("invitations", settings.Database);
         Assert.Equal("app", settings.Username);
+    }
+
+    [Theory]
+    [InlineData("Host=db;Options='-c search_path=app'", "-c search_path=app -c plan_cache_mode=force_custom_plan")]
+    [InlineData("Host=db;Options=-c plan_cache_mode=auto", "-c plan_cache_mode=auto")]
+    public void Custom_plans_are_asked_for_beside_the_operator_s_options_unless_they_name_plan_cache_mode(string connectionString, string options)
+    {
+        Assert.Equal(options, new Npgsql.NpgsqlConnectionStringBuilder(PostgresStorage.WithDefaults(connectionString)).Options);
     }
 
     [Theory]

@@ -29,8 +29,9 @@ internal static class PostgresStorage
 
     // The service runs the same few dozen statements all day and keeps no session state, so unless the connection string
     // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), and a pooled connection is not
-    // reset with DISCARD ALL each time EF Core closes it (No Reset On Close), which would also throw the prepared ones away.
-    // Together they halve PostgreSQL's CPU per request (docs/benchmarks.md).
+    // reset with DISCARD ALL each time EF Core closes it (No Reset On Close), which would also throw the prepared ones away;
+    // and each execution is planned for its own parameters (plan_cache_mode). Together they halve PostgreSQL's CPU per
+    // request (docs/benchmarks.md).
     public static string WithDefaults(string connectionString)
     {
         // NpgsqlConnectionStringBuilder.ContainsKey says whether a keyword exists at all; what the operator wrote is
@@ -45,6 +46,13 @@ internal static class PostgresStorage
         if (!written.Contains("noresetonclose"))
         {
             builder.NoResetOnClose = true;
+        }
+        // After five runs PostgreSQL may switch a prepared statement to one generic plan for all parameter values. For
+        // the role check (by sub, or by email for users who never signed in) that plan read every such user: 60 ms a
+        // request once a few thousand people had joined by link (the benchmark found it). Plans stay per execution.
+        if (builder.Options?.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            builder.Options = $"{builder.Options} -c plan_cache_mode=force_custom_plan".Trim();
         }
         return builder.ConnectionString;
     }
