@@ -134,6 +134,8 @@ internal static partial class PgBench
             args.AddRange(["-D", $"{key}={value}"]);
         }
         args.Add(database);
+        // The service has PostgreSQL plan each execution for its parameters (PostgresStorage.WithDefaults); so does pgbench.
+        info.Environment["PGOPTIONS"] = "-c plan_cache_mode=force_custom_plan";
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

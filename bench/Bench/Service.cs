@@ -153,6 +153,8 @@ internal sealed class Service : IAsyncDisposable
             env["Email__Smtp__Host"] = "127.0.0.1";
             env["Email__Smtp__Port"] = SmtpPort.ToString(CultureInfo.InvariantCulture);
             env["Email__Smtp__UseTls"] = "false";
+            // A held email waits for the whole of a run (up to 30 s in the full run), past the default 30 s timeout.
+            env["Email__Smtp__Timeout"] = "00:03:00";
             // wrk and the accept benchmark come from one address; the per-client limit on token endpoints would stop them.
             env["RateLimits__TokenRequestsPerMinute"] = "1000000";
             env["Diagnostics__EmptyEndpoint"] = "true";

@@ -4,13 +4,16 @@
 -- Where the service sends a parameter, this sends a pgbench variable; parameters the service sends as NULL are NULL.
 -- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
 -- Npgsql sends BEGIN with the next statement and the three inserts as one batch: pipelines do the same here.
-\set k :client_id + :clients * random(0, 99999999)
+-- n counts this client's transactions (pgbench keeps a client's variables from one transaction to the next): new ids
+-- grow as the service's do, and every address is new.
+\set n :n + 1
+\set k :client_id + :clients * :n
 \set tenant 1 + :k % :tenants
-\set invitation_id random(1000000000000, 9000000000000000000)
-\set outbox_id random(1000000000000, 9000000000000000000)
-\set audit_id random(1000000000000, 9000000000000000000)
+\set invitation_id :id_base + 3 * (:client_id * 100000000 + :n)
+\set outbox_id :invitation_id + 1
+\set audit_id :invitation_id + 2
 \set hash random(1000000000000000000, 9000000000000000000)
-\set email random(1000000000000000000, 9000000000000000000)
+\set email :invitation_id
 SELECT m.role, u.subject IS NULL
 FROM memberships AS m
 INNER JOIN users AS u ON m.user_id = u.id

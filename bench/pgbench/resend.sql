@@ -2,16 +2,18 @@
 -- trip for round trip. Captured from the service's own command log (Microsoft.EntityFrameworkCore.Database.Command at
 -- Information, JSON console logs with scopes, one request); bench/Bench/SqlCapture.cs captures it again at every run and
 -- compares. Where the service sends a parameter, this sends a pgbench variable; parameters it sends as NULL are NULL.
--- EF Core updates only the columns that change: this is the resend of an invitation whose email was never attempted, as
--- in the seeded pool (one whose email was attempted also clears delivery_last_attempt_at).
+-- EF Core updates only the columns that change: this is the resend of an invitation with no last delivery attempt time,
+-- as in the seeded pool (one with such a time also clears delivery_last_attempt_at).
 -- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
 -- Npgsql sends BEGIN with the next statement and the four writes as one batch: pipelines do the same here.
--- Each client works on its own rows of the pool (pool_base + k), so no two clients update one invitation at once.
-\set k :pool_first + :client_id + :clients * random(0, (:pool - 1) / :clients)
+-- n counts this client's transactions (pgbench keeps a client's variables from one transaction to the next): each
+-- resend takes a row of the pool no other resend took, and new ids grow as the service's do.
+\set n :n + 1
+\set k :pool_first + :client_id + :clients * :n
 \set id :pool_base + :k
 \set tenant 1 + :k % :tenants
-\set outbox_id random(1000000000000, 9000000000000000000)
-\set audit_id random(1000000000000, 9000000000000000000)
+\set outbox_id :id_base + 2 * (:client_id * 100000000 + :n)
+\set audit_id :outbox_id + 1
 \set hash random(1000000000000000000, 9000000000000000000)
 SELECT m.role, u.subject IS NULL
 FROM memberships AS m

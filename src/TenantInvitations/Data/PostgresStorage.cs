@@ -28,9 +28,9 @@ internal static class PostgresStorage
         .ConfigureWarnings(w => w.Ignore(CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning));
 
     // The service runs the same few dozen statements all day and keeps no session state, so unless the connection string
-    // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), and a pooled connection is not
-    // reset with DISCARD ALL each time EF Core closes it (No Reset On Close), which would also throw the prepared ones away;
-    // and each execution is planned for its own parameters (plan_cache_mode). Together they halve PostgreSQL's CPU per
+    // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), a pooled connection is not
+    // reset each time EF Core closes it, after every query outside a transaction (No Reset On Close), and each execution
+    // is planned for its own parameters (plan_cache_mode). Together they halve PostgreSQL's CPU per
     // request (docs/benchmarks.md).
     public static string WithDefaults(string connectionString)
     {

@@ -161,7 +161,8 @@ internal static class SqliteStorage
             builder.DataSource = path;
         }
         // Microsoft.Data.Sqlite retries a busy database itself until this timeout (30 s by default) on top of busy_timeout;
-        // unless set, give up with busy_timeout, so a write stuck behind another writer answers 503 after about 5 s.
+        // unless set, give up with busy_timeout, so a write stuck behind another writer answers 503 after about 5 s (up to
+        // about 10 s for the writes that first wait in SqliteWriters' queue).
         if (builder.DefaultTimeout == new SqliteConnectionStringBuilder().DefaultTimeout)
         {
             builder.DefaultTimeout = SqlitePragmas.BusyTimeoutSeconds;

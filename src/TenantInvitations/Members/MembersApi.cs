@@ -39,7 +39,7 @@ internal static class MembersApi
         var query = db.Memberships.AsNoTracking();
         if (page.After is { } cursor)
         {
-            // The same shape as the other cursors: the first condition alone bounds the range.
+            // The same shape as the other cursors (members have no index on joined_at to bound, unlike invitations and audit).
             query = query.Where(m => m.JoinedAt >= cursor.At && (m.JoinedAt > cursor.At || m.UserId > cursor.Id));
         }
         var rows = await query.OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId).Take(page.Limit + 1)
