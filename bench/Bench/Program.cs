@@ -132,12 +132,12 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
             foreach (var connections in new[] { 32, 1 })
             {
                 var common = new Dictionary<string, string> { ["BENCH_TOKEN"] = token, ["BENCH_TENANTS"] = $"{options.Tenants}" };
-                await MeasureAsync(service, provider, "empty", "static.lua", connections, common, ("BENCH_PATH", "/diagnostics/empty"));
-                await MeasureAsync(service, provider, "get", "get.lua", connections, common,
+                await MeasureAsync(service, provider, "empty", "static.lua", connections, common, take: null, hold: false, ("BENCH_PATH", "/diagnostics/empty"));
+                await MeasureAsync(service, provider, "get", "get.lua", connections, common, take: null, hold: false,
                     ("BENCH_POOL", $"{options.ResendPool}"), ("BENCH_POOL_BASE", $"{Seed.ResendBase}"));
-                await MeasureAsync(service, provider, "list_1k", "static.lua", connections, common, ("BENCH_PATH", $"/tenant/{Seed.ThousandTenant}/admin/user/invitation"));
-                await MeasureAsync(service, provider, "list_1m", "static.lua", connections, common, ("BENCH_PATH", $"/tenant/{Seed.MillionTenant}/admin/user/invitation"));
-                await MeasureAsync(service, provider, "list_1m_deep", "static.lua", connections, common,
+                await MeasureAsync(service, provider, "list_1k", "static.lua", connections, common, take: null, hold: false, ("BENCH_PATH", $"/tenant/{Seed.ThousandTenant}/admin/user/invitation"));
+                await MeasureAsync(service, provider, "list_1m", "static.lua", connections, common, take: null, hold: false, ("BENCH_PATH", $"/tenant/{Seed.MillionTenant}/admin/user/invitation"));
+                await MeasureAsync(service, provider, "list_1m_deep", "static.lua", connections, common, take: null, hold: false,
                     ("BENCH_PATH", $"/tenant/{Seed.MillionTenant}/admin/user/invitation?after={deepCursor}"));
 
                 // At 32 connections the sink holds delivery while create and resend run, so they measure the request alone, as
@@ -146,7 +146,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 var hold = connections == 32;
                 var before = await database.CountsAsync();
                 var from = DateTime.UtcNow;
-                var created = await MeasureWritesAsync(service, provider, "create", "create.lua", connections, common, _ => 0, hold, ("BENCH_RUN", $"c{connections}"));
+                var created = await MeasureAsync(service, provider, "create", "create.lua", connections, common, _ => 0, hold, ("BENCH_RUN", $"c{connections}"));
                 var to = DateTime.UtcNow;
                 if (hold)
                 {
@@ -162,7 +162,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                     $"{created} created; invitations +{after.Invitations - before.Invitations}, outbox +{after.Outbox - before.Outbox}");
 
                 before = after;
-                var resent = await MeasureWritesAsync(service, provider, "resend", "resend.lua", connections, common, resend.Take, hold,
+                var resent = await MeasureAsync(service, provider, "resend", "resend.lua", connections, common, resend.Take, hold,
                     ("BENCH_POOL_BASE", $"{Seed.ResendBase}"));
                 sink.Release();
                 after = await database.CountsAsync();
@@ -171,7 +171,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                     $"{resent} resent; outbox +{after.Outbox - before.Outbox}, sends +{after.Sends - before.Sends}");
 
                 before = after;
-                var accepted = await MeasureWritesAsync(service, provider, "accept", "accept.lua", connections,
+                var accepted = await MeasureAsync(service, provider, "accept", "accept.lua", connections,
                     new Dictionary<string, string> { ["BENCH_TENANTS"] = $"{options.Tenants}" }, accept.Take, hold: false);
                 after = await database.CountsAsync();
                 Expect(provider, $"accept c{connections}: one accepted invitation and one member per 200", after.Accepted - before.Accepted == after.Members - before.Members
@@ -343,25 +343,10 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
         return false;
     }
 
-    private async Task MeasureAsync(Service service, string provider, string scenario, string script, int connections,
-        Dictionary<string, string> common, params (string Key, string Value)[] extra)
-    {
-        await SettleAsync(provider);
-        var environment = new Dictionary<string, string>(common);
-        foreach (var (key, value) in extra)
-        {
-            environment[key] = value;
-        }
-        await Wrk.RunAsync(options.Scripts, provider, scenario, script, service.BaseUrl, connections, options.Warmup, environment, options.Work);
-        var measured = await Wrk.RunAsync(options.Scripts, provider, scenario, script, service.BaseUrl, connections, options.Seconds, environment, options.Work, service.ProcessId);
-        Measurements.Add(measured);
-        Progress($"{provider} {scenario} c{connections}: {measured.Throughput:0} req/s, p50 {measured.P50:0.00} ms, p99 {measured.P99:0.00} ms, {measured.Failed} failed, cpu/req {measured.Cost}");
-        Expect(provider, $"{scenario} c{connections}: no failed request", measured.Failed == 0, $"{measured.Failed} of {measured.Requests}");
-    }
-
-    // A write scenario: warm-up and measurement each get their own rows. Returns how many requests succeeded in both.
-    private async Task<long> MeasureWritesAsync(Service service, string provider, string scenario, string script, int connections,
-        Dictionary<string, string> common, Func<int, int> take, bool hold, params (string Key, string Value)[] extra)
+    // One scenario: a warm-up, then the measured run. A write scenario (take) gives each its own rows of its pool, and hold
+    // keeps email delivery held through both. Returns how many requests succeeded in both.
+    private async Task<long> MeasureAsync(Service service, string provider, string scenario, string script, int connections,
+        Dictionary<string, string> common, Func<int, int>? take, bool hold, params (string Key, string Value)[] extra)
     {
         await SettleAsync(provider);
         if (hold)
@@ -378,8 +363,11 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
             {
                 environment[key] = value;
             }
-            environment["BENCH_FIRST"] = $"{take(perSecond * seconds)}";
-            environment["BENCH_RUN"] = $"{environment.GetValueOrDefault("BENCH_RUN", scenario)}-{(measure ? "m" : "w")}";
+            if (take is not null)
+            {
+                environment["BENCH_FIRST"] = $"{take(perSecond * seconds)}";
+                environment["BENCH_RUN"] = $"{environment.GetValueOrDefault("BENCH_RUN", scenario)}-{(measure ? "m" : "w")}";
+            }
             var measured = await Wrk.RunAsync(options.Scripts, provider, scenario, script, service.BaseUrl, connections, seconds, environment, options.Work, service.ProcessId);
             succeeded += measured.Succeeded;
             if (measure)

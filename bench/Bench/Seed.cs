@@ -40,8 +40,6 @@ internal sealed record Seed(int Tenants, int ResendPool, int AcceptPool)
             }
             return first;
         }
-
-        public int Left => size - next;
     }
 
     public async Task WritePostgresAsync(NpgsqlDataSource data)

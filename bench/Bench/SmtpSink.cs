@@ -28,10 +28,7 @@ internal sealed class SmtpSink : IDisposable
     // Port 0: a free one.
     public SmtpSink(int port)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, port);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        Port = port == 0 ? Service.FreePort() : port;
         var options = new SmtpServerOptionsBuilder()
             .ServerName("sink.bench")
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port)))
