@@ -17,6 +17,15 @@ if [ -n "$packages" ]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 fi
 
+# The webhook tests also verify signatures with the standardwebhooks npm package (tests/webhook-verify), pinned by its lock file.
+if [ ! -d tests/webhook-verify/node_modules ]; then
+  echo "Installing tests/webhook-verify's npm packages..." >&2
+  if ! npm ci --prefix tests/webhook-verify --no-audit --no-fund >/dev/null; then
+    echo "npm ci in tests/webhook-verify failed: the webhook tests need its standardwebhooks package (node and npm, the npm registry)" >&2
+    exit 1
+  fi
+fi
+
 results="artifacts/test-results"
 rm -rf "$results"
 
