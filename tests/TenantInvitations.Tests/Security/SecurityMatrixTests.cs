@@ -2,50 +2,62 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using TenantInvitations.Auth;
 using TenantInvitations.Members;
 
 namespace TenantInvitations.Tests;
 
 // The security matrix: every endpoint, enumerated from the app's own routes, against each caller who must be refused.
-// An endpoint added without a case here fails Every_endpoint_has_a_case, so none can be forgotten.
-public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
+// An endpoint added without a row in Cases fails Every_endpoint_has_a_case, so none can be forgotten.
+public sealed partial class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
 {
-    // How to call one endpoint: {t}, {invitation} and {member} stand for a tenant id, an invitation id and a member's user id.
-    private sealed record EndpointCase(string Path, Func<object>? Body = null, bool Public = false, bool MembersMay = false)
+    // One entry per placeholder: makes one such resource in a tenant through the API; a nested kind takes its parent from resources.IdAsync.
+    private static readonly Dictionary<string, Func<TestApp, TenantResources, Task<long>>> ResourceKinds = new()
     {
-        public string Fill(long tenantId, long invitationId, long memberId) => Path.Replace("{t}", tenantId.ToString())
-            .Replace("{invitation}", invitationId.ToString()).Replace("{member}", memberId.ToString());
+        ["{invitation}"] = async (app, resources) => (await app.InviteAsync(resources.Tenant)).Id,
+        ["{member}"] = async (app, resources) => (await app.AddMemberAsync(resources.Tenant, "Member")).UserId,
+    };
 
-        public bool TakesId => Path.Contains("{invitation}", StringComparison.Ordinal) || Path.Contains("{member}", StringComparison.Ordinal);
+    // How to call one endpoint: {t} is the tenant's id, any other placeholder an id from ResourceKinds; flags but MembersMay match the route metadata.
+    private sealed record EndpointCase(string Path, Func<object>? Body = null, bool Public = false, bool MembersMay = false,
+        bool PlatformOnly = false, bool Paged = false)
+    {
+        public IReadOnlyList<string> Kinds { get; } = [.. Placeholder().Matches(Path).Select(m => m.Value).Where(p => p != "{t}").Distinct()];
+
+        public bool TakesId => Kinds.Count > 0;
+
+        public bool InTenant => !Public && Path.Contains("{t}", StringComparison.Ordinal);
     }
 
-    // Every endpoint of the app by method and route pattern (as the app names it, without a trailing slash).
+    // Every endpoint of the app by method and route pattern (as the app names it, without a trailing slash): one row each.
     private static readonly Dictionary<string, EndpointCase> Cases = new()
     {
         ["GET /tenant/{tenantId}"] = new("/tenant/{t}", MembersMay: true),
-        ["GET /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation"),
-        ["POST /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation", () => new { email = Scenarios.UniqueEmail("matrix"), role = "Member" }),
+        ["GET /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation", Paged: true),
+        ["POST /tenant/{tenantId}/admin/user/invitation"] =
+            new("/tenant/{t}/admin/user/invitation", () => new { email = Scenarios.UniqueEmail("matrix"), role = "Member" }),
         ["GET /tenant/{tenantId}/admin/user/invitation/{id}"] = new("/tenant/{t}/admin/user/invitation/{invitation}"),
         ["PUT /tenant/{tenantId}/admin/user/invitation/resend"] = new("/tenant/{t}/admin/user/invitation/resend?id={invitation}"),
         ["PUT /api/tenant/{tenantId}/invitations/resend"] = new("/api/tenant/{t}/invitations/resend?id={invitation}"),
         ["PUT /tenant/{tenantId}/admin/user/invitation/revoke"] = new("/tenant/{t}/admin/user/invitation/revoke?id={invitation}"),
         ["GET /tenant/{tenantId}/admin/user/invitation/{id}/email"] = new("/tenant/{t}/admin/user/invitation/{invitation}/email"),
         ["GET /tenant/{tenantId}/admin/user/invitation/{id}/history"] = new("/tenant/{t}/admin/user/invitation/{invitation}/history"),
-        ["GET /tenant/{tenantId}/admin/user"] = new("/tenant/{t}/admin/user"),
+        ["GET /tenant/{tenantId}/admin/user"] = new("/tenant/{t}/admin/user", Paged: true),
         ["PUT /tenant/{tenantId}/admin/user/role"] = new("/tenant/{t}/admin/user/role?id={member}", () => new { role = "Admin" }),
         ["DELETE /tenant/{tenantId}/admin/user"] = new("/tenant/{t}/admin/user?id={member}"),
-        ["GET /tenant/{tenantId}/admin/audit"] = new("/tenant/{t}/admin/audit"),
+        ["GET /tenant/{tenantId}/admin/audit"] = new("/tenant/{t}/admin/audit", Paged: true),
         ["GET /tenant/{tenantId}/admin/settings"] = new("/tenant/{t}/admin/settings"),
         ["PUT /tenant/{tenantId}/admin/settings"] = new("/tenant/{t}/admin/settings", () => new { displayName = "Changed by the matrix" }),
-        ["POST /tenant"] = new("/tenant", () => new { name = "Matrix", ownerEmail = Scenarios.UniqueEmail("matrix") }),
+        ["POST /tenant"] = new("/tenant", () => new { name = "Matrix", ownerEmail = Scenarios.UniqueEmail("matrix") }, PlatformOnly: true),
         ["GET /me/tenants"] = new("/me/tenants"),
         // The public endpoints, for completeness: the invitation token (or nothing) is their credential.
-        ["GET /invitation"] = new("/invitation?token={t}", Public: true),
+        ["GET /invitation"] = new("/invitation?token=x", Public: true),
         ["POST /invitation/accept"] = new("/invitation/accept", Public: true),
         ["POST /invitation/decline"] = new("/invitation/decline", Public: true),
         ["GET /accept"] = new("/accept", Public: true),
@@ -61,11 +73,20 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         ["GET /docs/favicon.svg"] = new("/docs/favicon.svg", Public: true),
     };
 
+    [GeneratedRegex(@"\{[A-Za-z]+\}")]
+    private static partial Regex Placeholder();
+
+    // One endpoint as the app's route table describes it: what the rows' flags are checked against.
     private sealed record Endpoint(string Method, string Pattern, RouteEndpoint Route)
     {
         public string Key => $"{Method} {Pattern}";
         public bool IsAnonymous => Route.Metadata.GetMetadata<IAllowAnonymous>() is not null;
+        public bool InTenant => !IsAnonymous && Pattern.Contains("{tenantId}", StringComparison.Ordinal);
+        public bool IsPlatformOnly => Route.Metadata.OfType<IAuthorizeData>().Any(a => a.Policy == AuthSetup.PlatformAdminPolicy);
         public IEnumerable<string> Parameters => Route.Metadata.OfType<MethodInfo>().SelectMany(m => m.GetParameters()).Select(p => p.Name!);
+        // The ids of resources the handler takes: "id", or a name like "deliveryId"; the tenant's is not a resource's.
+        public int IdParameters => Parameters.Count(p => p == "id" || (p.EndsWith("Id", StringComparison.Ordinal) && p != "tenantId"));
+        public bool IsPaged => Parameters.Contains("limit");
     }
 
     private IReadOnlyList<Endpoint> AppEndpoints() =>
@@ -75,25 +96,42 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
                 .Select(method => new Endpoint(method, "/" + e.RoutePattern.RawText!.Trim('/'), e))),
     ];
 
-    // The endpoints under /tenant/{tenantId} (and the seed's /api/tenant/{tenantId}), each with its case.
-    private IEnumerable<(Endpoint Endpoint, EndpointCase Case)> TenantEndpoints() =>
-        AppEndpoints().Where(e => e.Pattern.Contains("{tenantId}", StringComparison.Ordinal)).Select(e => (e, Cases[e.Key]));
+    // The app's endpoints its route metadata selects, each with its row: as many as the table's rows say so, and at least one.
+    private List<(Endpoint Endpoint, EndpointCase Case)> Matrix(Func<Endpoint, bool> byRoute, Func<EndpointCase, bool> byRow)
+    {
+        var endpoints = AppEndpoints().Where(byRoute).ToList();
+        AssertNone(endpoints.Where(e => !Cases.ContainsKey(e.Key)).Select(e => e.Key), "Endpoints without a row in Cases");
+        var matrix = endpoints.Select(e => (Endpoint: e, Case: Cases[e.Key])).ToList();
+        Assert.NotEmpty(matrix);
+        Assert.Equal(Cases.Values.Count(byRow), matrix.Count);
+        Assert.All(matrix, m => Assert.True(byRow(m.Case), $"{m.Endpoint.Key}: its row disagrees with its route metadata"));
+        return matrix;
+    }
 
-    private IEnumerable<(Endpoint Endpoint, EndpointCase Case)> AuthenticatedEndpoints() =>
-        AppEndpoints().Where(e => !e.IsAnonymous).Select(e => (e, Cases[e.Key]));
+    private List<(Endpoint Endpoint, EndpointCase Case)> TenantEndpoints() => Matrix(e => e.InTenant, c => c.InTenant);
+
+    private List<(Endpoint Endpoint, EndpointCase Case)> AuthenticatedEndpoints() => Matrix(e => !e.IsAnonymous, c => !c.Public);
 
     [Fact]
     public void Every_endpoint_has_a_case_and_every_case_an_endpoint()
     {
         var endpoints = AppEndpoints();
 
-        Assert.DoesNotContain(endpoints, e => !Cases.ContainsKey(e.Key));
-        Assert.Empty(Cases.Keys.Except(endpoints.Select(e => e.Key)));
-        // The case says what the endpoint is: public or not, taking an id or not.
-        Assert.Empty(endpoints.Where(e => e.IsAnonymous != Cases[e.Key].Public).Select(e => e.Key));
-        Assert.Empty(endpoints.Where(e => !e.IsAnonymous && e.Parameters.Contains("id") != Cases[e.Key].TakesId).Select(e => e.Key));
-        Assert.Empty(endpoints.Where(e => !e.IsAnonymous && e.Parameters.Contains("request") != (Cases[e.Key].Body is not null)).Select(e => e.Key));
-        Assert.Equal(15, TenantEndpoints().Count());
+        AssertNone(endpoints.Where(e => !Cases.ContainsKey(e.Key)).Select(e => e.Key), "Endpoints without a row in Cases");
+        AssertNone(Cases.Keys.Except(endpoints.Select(e => e.Key)), "Rows in Cases without an endpoint");
+        // A row's flags agree with the route metadata, so a wrong flag can't leave an endpoint out of the tests below.
+        var authenticated = endpoints.Where(e => !e.IsAnonymous).ToList();
+        AssertNone(endpoints.Where(e => e.IsAnonymous != Cases[e.Key].Public).Select(e => e.Key), "Public is wrong for");
+        AssertNone(endpoints.Where(e => e.InTenant != Cases[e.Key].InTenant).Select(e => e.Key), "{t} in the path is wrong for");
+        AssertNone(authenticated.Where(e => e.IsPlatformOnly != Cases[e.Key].PlatformOnly).Select(e => e.Key), "PlatformOnly is wrong for");
+        AssertNone(authenticated.Where(e => e.IdParameters != Cases[e.Key].Kinds.Count).Select(e => e.Key), "The placeholders are wrong for");
+        AssertNone(authenticated.Where(e => e.Parameters.Contains("request") != (Cases[e.Key].Body is not null)).Select(e => e.Key), "Body is wrong for");
+        AssertNone(authenticated.Where(e => e.IsPaged != Cases[e.Key].Paged).Select(e => e.Key), "Paged is wrong for");
+        // Every placeholder is a kind the matrix can make; a platform-only path names no tenant; only tenant endpoints let Members in.
+        AssertNone(Cases.Where(c => c.Value.Kinds.Any(k => !ResourceKinds.ContainsKey(k))).Select(c => c.Key), "A placeholder not in ResourceKinds in");
+        AssertNone(Cases.Where(c => c.Value.PlatformOnly && c.Value.InTenant).Select(c => c.Key), "A platform-only row names a tenant");
+        AssertNone(Cases.Where(c => c.Value.MembersMay && !c.Value.InTenant).Select(c => c.Key), "MembersMay outside a tenant");
+        Assert.NotEmpty(TenantEndpoints());
     }
 
     [Fact]
@@ -101,26 +139,28 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
     {
         var a = await app.CreateTenantAsync();
         var b = await app.CreateTenantAsync();
-        var invitationOfB = await app.InviteAsync(b);
-        var adminOfB = await app.AddMemberAsync(b, "Admin");
+        var withIds = Matrix(e => e.InTenant && e.IdParameters > 0, c => c.InTenant && c.TakesId);
+        var ofB = await TenantResources.CreateAsync(app, b, withIds.Select(e => e.Case));
         var before = await SettledSnapshotAsync();
 
         var problems = new List<string>();
-        var withIds = TenantEndpoints().Where(e => e.Case.TakesId).ToList();
-        Assert.Equal(8, withIds.Count);
         foreach (var (endpoint, endpointCase) in withIds)
         {
             // A's Owner, and a platform admin, in A's path with B's ids: the path's tenant scopes every lookup.
             foreach (var (who, token) in new[] { ("A's Owner", a.OwnerToken), ("a platform admin", app.PlatformAdminToken) })
             {
-                var response = await SendAsync(endpoint, endpointCase.Fill(a.Id, invitationOfB.Id, adminOfB.UserId), token, endpointCase);
+                var response = await SendAsync(endpoint, ofB.Fill(endpointCase, tenantInPath: a.Id), token, endpointCase);
                 Check(problems, endpoint, who, response, HttpStatusCode.NotFound, "NotFound");
             }
         }
 
         problems.AddRange(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
         Assert.True(problems.Count == 0, string.Join("\n", problems));
-        (await app.PostAsync("/invitation/accept", new { token = invitationOfB.Token })).AssertSuccess();
+        // B's invitation still works: it was not revoked, resent or used.
+        var invitationOfB = await app.GetAsync($"/tenant/{b.Id}/admin/user/invitation/{await ofB.IdAsync("{invitation}")}", b.OwnerToken);
+        var email = invitationOfB.AssertSuccess().GetProperty("email").GetString()!;
+        var link = Mailbox.TokenFrom(Assert.Single(await app.WaitForEmailAsync(email)));
+        (await app.PostAsync("/invitation/accept", new { token = link })).AssertSuccess();
     }
 
     [Fact]
@@ -129,44 +169,53 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         var a = await app.CreateTenantAsync();
         var adminOfA = await app.AddMemberAsync(a, "Admin");
         var b = await app.CreateTenantAsync();
-        var invitationOfB = await app.InviteAsync(b);
-        var memberOfB = await app.AddMemberAsync(b, "Member");
+        var endpoints = TenantEndpoints();
+        var ofB = await TenantResources.CreateAsync(app, b, endpoints.Select(e => e.Case));
 
-        await AssertEveryTenantEndpointIsForbiddenAsync(b, invitationOfB.Id, memberOfB.UserId,
-            [("A's Owner", a.OwnerToken), ("A's Admin", adminOfA.Token)], membersMay: false);
+        await AssertEveryEndpointIsForbiddenAsync(endpoints, ofB, [("A's Owner", a.OwnerToken), ("A's Admin", adminOfA.Token)], membersMay: false);
     }
 
     [Fact]
     public async Task Every_admin_endpoint_is_403_Forbidden_for_a_Member_and_changes_nothing()
     {
         var tenant = await app.CreateTenantAsync();
-        var invitation = await app.InviteAsync(tenant);
         var member = await app.AddMemberAsync(tenant, "Member");
-        var other = await app.AddMemberAsync(tenant, "Member");
+        var endpoints = TenantEndpoints();
+        var resources = await TenantResources.CreateAsync(app, tenant, endpoints.Select(e => e.Case));
 
-        await AssertEveryTenantEndpointIsForbiddenAsync(tenant, invitation.Id, other.UserId, [("a Member", member.Token)], membersMay: true);
+        await AssertEveryEndpointIsForbiddenAsync(endpoints, resources, [("a Member", member.Token)], membersMay: true);
     }
 
     [Fact]
     public async Task An_Admin_removed_a_moment_ago_is_403_Forbidden_on_every_tenant_endpoint_at_once()
     {
         var tenant = await app.CreateTenantAsync();
-        var invitation = await app.InviteAsync(tenant);
+        var endpoints = TenantEndpoints();
+        var resources = await TenantResources.CreateAsync(app, tenant, endpoints.Select(e => e.Case));
         var admin = await app.AddMemberAsync(tenant, "Admin");
-        var member = await app.AddMemberAsync(tenant, "Member");
         (await app.GetAsync($"/tenant/{tenant.Id}/admin/user", admin.Token)).AssertSuccess();
 
         (await app.DeleteAsync($"/tenant/{tenant.Id}/admin/user?id={admin.UserId}", tenant.OwnerToken)).AssertSuccess();
 
-        await AssertEveryTenantEndpointIsForbiddenAsync(tenant, invitation.Id, member.UserId, [("the removed Admin", admin.Token)], membersMay: false);
+        await AssertEveryEndpointIsForbiddenAsync(endpoints, resources, [("the removed Admin", admin.Token)], membersMay: false);
+    }
+
+    [Fact]
+    public async Task Every_platform_only_endpoint_is_403_Forbidden_for_a_tenant_Owner_and_changes_nothing()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var endpoints = Matrix(e => e.IsPlatformOnly, c => c.PlatformOnly);
+        var resources = await TenantResources.CreateAsync(app, tenant, endpoints.Select(e => e.Case));
+
+        await AssertEveryEndpointIsForbiddenAsync(endpoints, resources, [("a tenant's Owner", tenant.OwnerToken)], membersMay: false);
     }
 
     [Fact]
     public async Task Every_authenticated_endpoint_refuses_bad_credentials_with_a_401_envelope_and_WWW_Authenticate_Bearer()
     {
         var tenant = await app.CreateTenantAsync();
-        var invitation = await app.InviteAsync(tenant);
-        var member = await app.AddMemberAsync(tenant, "Member");
+        var endpoints = AuthenticatedEndpoints();
+        var resources = await TenantResources.CreateAsync(app, tenant, endpoints.Select(e => e.Case));
         var before = await SettledSnapshotAsync();
         // Each bad token carries the platform-admin role and the Owner's email: only its flaw keeps it out.
         var credentials = BadTokens.Headers(tenant.OwnerEmail).Select(h => (h.Label, Headers: h.Header is null ? Array.Empty<string>() : [h.Header]))
@@ -176,12 +225,10 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
             .ToList();
 
         var problems = new List<string>();
-        var endpoints = AuthenticatedEndpoints().ToList();
-        Assert.Equal(17, endpoints.Count);
         using var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
         foreach (var (endpoint, endpointCase) in endpoints)
         {
-            var path = endpointCase.Fill(tenant.Id, invitation.Id, member.UserId);
+            var path = resources.Fill(endpointCase);
             foreach (var (label, headers) in credentials)
             {
                 using var request = new HttpRequestMessage(new HttpMethod(endpoint.Method), path);
@@ -211,17 +258,21 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
     public async Task Every_paged_endpoint_refuses_a_limit_above_the_maximum_with_400()
     {
         var tenant = await app.CreateTenantAsync();
-        var paged = AuthenticatedEndpoints().Where(e => e.Endpoint.Parameters.Contains("limit")).ToList();
-        Assert.Equal(3, paged.Count);
+        var paged = Matrix(e => !e.IsAnonymous && e.IsPaged, c => c.Paged);
+        var resources = await TenantResources.CreateAsync(app, tenant, paged.Select(e => e.Case));
 
         foreach (var (endpoint, endpointCase) in paged)
         {
+            // Callers who may list it: the tenant's Owner, or a platform admin where only they may.
+            var token = endpointCase.PlatformOnly ? app.PlatformAdminToken : tenant.OwnerToken;
+            var path = resources.Fill(endpointCase);
+            var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
             foreach (var limit in new[] { "101", "1000", "2147483647" })
             {
-                var response = await app.GetAsync($"{endpointCase.Fill(tenant.Id, 0, 0)}?limit={limit}", tenant.OwnerToken);
+                var response = await app.SendAsync(new HttpMethod(endpoint.Method), $"{path}{separator}limit={limit}", token);
                 Assert.Equal(["The limit must be from 1 to 100."], response.AssertError(HttpStatusCode.BadRequest, "ValidationError").ErrorInfo);
             }
-            (await app.GetAsync($"{endpointCase.Fill(tenant.Id, 0, 0)}?limit=100", tenant.OwnerToken)).AssertSuccess();
+            (await app.SendAsync(new HttpMethod(endpoint.Method), $"{path}{separator}limit=100", token)).AssertSuccess();
         }
     }
 
@@ -280,9 +331,11 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         });
 
         var value = response.AssertSuccess();
-        Assert.Equal((member.UserId, member.Email, "Admin"), (value.GetProperty("userId").GetInt64(), value.GetProperty("email").GetString(), value.GetProperty("role").GetString()));
+        Assert.Equal((member.UserId, member.Email, "Admin"),
+            (value.GetProperty("userId").GetInt64(), value.GetProperty("email").GetString(), value.GetProperty("role").GetString()));
         var memberships = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.UserId == member.UserId || m.UserId == bystander.UserId).Select(m => new { m.UserId, m.TenantId, m.Role, m.JoinedAt, m.User.Email, m.User.DisplayName })
+            .Where(m => m.UserId == member.UserId || m.UserId == bystander.UserId)
+            .Select(m => new { m.UserId, m.TenantId, m.Role, m.JoinedAt, m.User.Email, m.User.DisplayName })
             .OrderBy(m => m.UserId).ToListAsync());
         Assert.Equal(2, memberships.Count);
         Assert.All(memberships, m => Assert.Equal(tenant.Id, m.TenantId));
@@ -313,7 +366,8 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         Assert.Equal(("Original Name", "Shown Name"), (value.GetProperty("name").GetString(), value.GetProperty("displayName").GetString()));
         var stored = await app.QueryAsync(db => db.Tenants.AsNoTracking().Where(t => t.Id == tenant.Id || t.Id == other.Id)
             .OrderBy(t => t.Id).Select(t => new { t.Id, t.Name, t.DisplayName }).ToListAsync());
-        Assert.Equal((tenant.Id, "Original Name", "Shown Name"), (stored.Single(t => t.Id == tenant.Id).Id, stored.Single(t => t.Id == tenant.Id).Name, stored.Single(t => t.Id == tenant.Id).DisplayName));
+        Assert.Equal((tenant.Id, "Original Name", "Shown Name"),
+            (stored.Single(t => t.Id == tenant.Id).Id, stored.Single(t => t.Id == tenant.Id).Name, stored.Single(t => t.Id == tenant.Id).DisplayName));
         Assert.Equal(("Other Name", (string?)null), (stored.Single(t => t.Id == other.Id).Name, stored.Single(t => t.Id == other.Id).DisplayName));
         Assert.Equal(otherBefore.Body, (await app.GetAsync($"/tenant/{other.Id}/admin/settings", other.OwnerToken)).Body);
     }
@@ -327,9 +381,11 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         var before = await SettledSnapshotAsync();
         var forged = new { isPlatformAdmin = true, callerRole = "Owner", roles = new[] { "platform-admin" } };
 
-        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email, role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }, admin.Token))
+        (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation",
+                new { email, role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }, admin.Token))
             .AssertError(HttpStatusCode.Forbidden, "Forbidden");
-        (await app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={admin.UserId}", admin.Token, new { role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }))
+        (await app.PutAsync($"/tenant/{tenant.Id}/admin/user/role?id={admin.UserId}", admin.Token,
+                new { role = "Owner", forged.isPlatformAdmin, forged.callerRole, forged.roles }))
             .AssertError(HttpStatusCode.Forbidden, "Forbidden");
         (await app.PostAsync("/tenant", new { name = "Forged", ownerEmail = email, forged.isPlatformAdmin, forged.roles }, admin.Token))
             .AssertError(HttpStatusCode.Forbidden, "Forbidden");
@@ -392,16 +448,51 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
 
     // ---- helpers ----
 
-    private async Task AssertEveryTenantEndpointIsForbiddenAsync(TenantSetup tenant, long invitationId, long memberId,
+    // One tenant's resources for the matrix, made through the API before a test's snapshot, so only its requests are measured.
+    private sealed class TenantResources(TestApp app, TenantSetup tenant)
+    {
+        private readonly Dictionary<string, long> ids = [];
+
+        public TenantSetup Tenant => tenant;
+
+        // Makes every resource the cases' paths name, one of each kind.
+        public static async Task<TenantResources> CreateAsync(TestApp app, TenantSetup tenant, IEnumerable<EndpointCase> cases)
+        {
+            var resources = new TenantResources(app, tenant);
+            foreach (var kind in cases.SelectMany(c => c.Kinds).Distinct())
+            {
+                await resources.IdAsync(kind);
+            }
+            return resources;
+        }
+
+        // The id of this tenant's resource of that kind, made on first use.
+        public async Task<long> IdAsync(string kind)
+        {
+            if (!ids.TryGetValue(kind, out var id))
+            {
+                id = await ResourceKinds[kind](app, this);
+                ids[kind] = id;
+            }
+            return id;
+        }
+
+        // The case's path with this tenant's ids, under this tenant or another one (to try ids across tenants).
+        public string Fill(EndpointCase endpointCase, long? tenantInPath = null) => endpointCase.Kinds.Aggregate(
+            endpointCase.Path.Replace("{t}", (tenantInPath ?? tenant.Id).ToString(), StringComparison.Ordinal),
+            (path, kind) => path.Replace(kind, ids[kind].ToString(), StringComparison.Ordinal));
+    }
+
+    private async Task AssertEveryEndpointIsForbiddenAsync(List<(Endpoint Endpoint, EndpointCase Case)> endpoints, TenantResources resources,
         (string Who, string Token)[] callers, bool membersMay)
     {
         var before = await SettledSnapshotAsync();
         var problems = new List<string>();
-        foreach (var (endpoint, endpointCase) in TenantEndpoints())
+        foreach (var (endpoint, endpointCase) in endpoints)
         {
             foreach (var (who, token) in callers)
             {
-                var response = await SendAsync(endpoint, endpointCase.Fill(tenant.Id, invitationId, memberId), token, endpointCase);
+                var response = await SendAsync(endpoint, resources.Fill(endpointCase), token, endpointCase);
                 if (membersMay && endpointCase.MembersMay)
                 {
                     if (response.Status != HttpStatusCode.OK)
@@ -415,6 +506,14 @@ public sealed class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
         }
         problems.AddRange(DatabaseSnapshot.Differences(before, await SettledSnapshotAsync()));
         Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+
+    // Fails naming every key, where Assert.Empty would cut each one short.
+    private static void AssertNone(IEnumerable<string> keys, string what)
+    {
+        var found = keys.ToList();
+        Assert.True(found.Count == 0, $"{what}: {string.Join(", ", found)}");
     }
 
     private Task<ApiResponse> SendAsync(Endpoint endpoint, string path, string token, EndpointCase endpointCase) =>
