@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -9,6 +8,7 @@ using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
@@ -52,14 +52,10 @@ builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateD
 builder.Services.AddOptions<SmtpOptions>().BindConfiguration("Email:Smtp").ValidateDataAnnotations()
     .Validate(o => MimeKit.MailboxAddress.TryParse(o.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
     .ValidateOnStart();
+builder.Services.AddOptions<EventOptions>().BindConfiguration("Events").ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 
-builder.Services.ConfigureHttpJsonOptions(json =>
-{
-    json.SerializerOptions.Converters.Add(new StrictEnumConverterFactory());
-    json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-    json.SerializerOptions.AllowDuplicateProperties = false;
-});
+builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
 builder.AddHardening();
@@ -86,6 +82,8 @@ builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredServ
     ? new SmtpEmailSender(email.Smtp)
     : new PickupDirectorySender(Path.GetFullPath(email.PickupDirectory)));
 builder.Services.AddHostedService<OutboxDispatcher>();
+builder.Services.AddHostedService<ExpirySweeper>();
+builder.Services.AddHostedService<EventRetention>();
 builder.Services.AddSingleton<RequestDrain>();
 builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());
 
@@ -122,6 +120,7 @@ app.MapInvitations();
 app.MapEmailPreview();
 app.MapMembers();
 app.MapAudit();
+app.MapEvents();
 app.MapInvitee();
 app.MapAcceptPage();
 app.MapEmptyEndpoint();

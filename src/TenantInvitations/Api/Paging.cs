@@ -61,11 +61,17 @@ internal readonly record struct Page(int Limit, Cursor? After)
         {
             return [.. rows];
         }
+        LinkNext(http, cursorOf(rows[Limit - 1]).Encode());
+        return [.. rows.Take(Limit)];
+    }
+
+    // `Link: <this path and query, with after=cursor>; rel="next"`, relative to the path (never from the Host header).
+    public static void LinkNext(HttpContext http, string after)
+    {
         var query = http.Request.Query
             .Where(q => q.Key is not "after")
-            .ToDictionary(q => q.Key, q => (string?)q.Value.ToString());
-        query["after"] = cursorOf(rows[Limit - 1]).Encode();
+            .SelectMany(q => q.Value.Select(value => KeyValuePair.Create(q.Key, value)))
+            .Append(KeyValuePair.Create("after", (string?)after));
         http.Response.Headers.Link = $"<{QueryHelpers.AddQueryString(http.Request.PathBase + http.Request.Path, query)}>; rel=\"next\"";
-        return [.. rows.Take(Limit)];
     }
 }

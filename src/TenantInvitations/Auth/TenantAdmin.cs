@@ -51,7 +51,8 @@ internal static class TenantAdmin
                 }
             }
             var result = await next(context);
-            if (role is null && HttpMethods.IsGet(http.Request.Method) && Succeeded(result))
+            if (role is null && HttpMethods.IsGet(http.Request.Method) && Succeeded(result)
+                && http.GetEndpoint()?.Metadata.GetMetadata<Events.NotAuditedRead>() is null)
             {
                 await AuditPlatformReadAsync(http, db, caller, http.RequestAborted);
             }
@@ -105,7 +106,8 @@ internal static class TenantAdmin
     private sealed record RoleMatch(MemberRole Role, bool ByEmail);
 }
 
-// Resend rule 1, for every endpoint: a tenantId or id that is not a positive integer is a validation error.
+// Resend rule 1, for every endpoint: a tenantId, id or other id in the path (deliveryId) that is not a positive integer is a
+// validation error.
 internal static class PositiveIds
 {
     public static List<string> Problems(HttpContext http)
@@ -113,8 +115,20 @@ internal static class PositiveIds
         var problems = new List<string>();
         Check(http.GetRouteValue("tenantId") as string, "tenantId", problems);
         Check(http.GetRouteValue("id") as string ?? (http.Request.Query.TryGetValue("id", out var id) ? id.ToString() : null), "id", problems);
+        foreach (var (name, value) in http.Request.RouteValues)
+        {
+            if (name is not ("tenantId" or "id") && name.EndsWith("Id", StringComparison.Ordinal))
+            {
+                Check(value as string, name, problems);
+            }
+        }
         return problems;
     }
+
+    // For endpoints outside a tenant (the platform's), which the tenant-role filter does not cover.
+    public static TBuilder RequirePositiveIds<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (context, next) =>
+            Problems(context.HttpContext) is { Count: > 0 } problems ? Failure.Validation(problems) : await next(context));
 
     private static void Check(string? value, string name, List<string> problems)
     {

@@ -2,9 +2,11 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using TenantInvitations.Audit;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
+using TenantInvitations.Webhooks;
 
 namespace TenantInvitations.Data;
 
@@ -24,6 +26,10 @@ internal abstract class AppDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<IdBlock> IdBlocks => Set<IdBlock>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<Event> Events => Set<Event>();
+    public DbSet<EventMark> EventMarks => Set<EventMark>();
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -35,6 +41,10 @@ internal abstract class AppDbContext(DbContextOptions options) : DbContext(optio
         model.ApplyConfiguration(new OutboxMessageConfiguration());
         model.ApplyConfiguration(new AuditEventConfiguration());
         model.ApplyConfiguration(new IdBlockConfiguration());
+        model.ApplyConfiguration(new EventConfiguration());
+        model.ApplyConfiguration(new EventMarkConfiguration());
+        model.ApplyConfiguration(new WebhookEndpointConfiguration());
+        model.ApplyConfiguration(new WebhookDeliveryConfiguration());
 
         // Tenant isolation lives in the model: tenant-owned rows are only visible inside their tenant.
         // The invitee token endpoints and the dispatcher opt out explicitly with IgnoreQueryFilters.
@@ -42,6 +52,10 @@ internal abstract class AppDbContext(DbContextOptions options) : DbContext(optio
         model.Entity<Membership>().HasQueryFilter(m => m.TenantId == TenantId);
         model.Entity<OutboxMessage>().HasQueryFilter(m => m.TenantId == TenantId);
         model.Entity<AuditEvent>().HasQueryFilter(a => a.TenantId == TenantId);
+        model.Entity<Event>().HasQueryFilter(e => e.TenantId == TenantId);
+        // Platform endpoints (no tenant) and their deliveries are in no tenant's view.
+        model.Entity<WebhookEndpoint>().HasQueryFilter(w => w.TenantId == TenantId);
+        model.Entity<WebhookDelivery>().HasQueryFilter(d => d.TenantId == TenantId);
     }
 }
 

@@ -135,6 +135,8 @@ internal sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> op
         // As citext on PostgreSQL: the unique indexes on normalized addresses ignore case in the database itself.
         model.Entity<Invitation>().Property(i => i.NormalizedEmail).UseCollation("NOCASE");
         model.Entity<User>().Property(u => u.NormalizedEmail).UseCollation("NOCASE");
+        // Its position comes from an AFTER INSERT trigger, which SQLite's RETURNING would not see.
+        model.Entity<Events.Event>().ToTable(t => t.UseSqlReturningClause(false));
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder conventions)

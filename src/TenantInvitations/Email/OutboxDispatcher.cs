@@ -4,13 +4,14 @@ using Microsoft.Extensions.Options;
 using MimeKit;
 using Polly.Contrib.WaitAndRetry;
 using TenantInvitations.Data;
+using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Email;
 
 // Delivers queued emails at least once, each with a Message-ID fixed when it was queued, and records every outcome.
 internal sealed class OutboxDispatcher(
-    IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer,
+    IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer, IdGenerator ids,
     OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
     IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
@@ -247,20 +248,34 @@ internal sealed class OutboxDispatcher(
     }
 
     // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest
-    // email, and nothing is recorded if another dispatcher took the message over meanwhile.
+    // email, and nothing is recorded if another dispatcher took the message over meanwhile. The outcome of the latest email,
+    // sent or given up, is also an event (a cancelled email is neither: its invitation moved on).
     private async Task RecordAsync(AppDbContext db, OutboxMessage message)
     {
         var cancellationToken = CancellationToken.None;
         var delivery = OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts);
+        var eventType = message.Status switch
+        {
+            OutboxStatus.Sent => EventTypes.InvitationDelivered,
+            OutboxStatus.Failed => EventTypes.InvitationDeliveryFailed,
+            _ => null,
+        };
+        var eventId = eventType is null ? 0 : await ids.NextAsync(cancellationToken); // before the transaction (see EmailQuota)
         using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Invitations.IgnoreQueryFilters()
+        var latest = await db.Invitations.IgnoreQueryFilters()
             .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)
             .ExecuteUpdateAsync(s => s
                 .SetProperty(i => i.DeliveryStatus, delivery)
                 .SetProperty(i => i.DeliveryAttempts, message.Attempts)
                 .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
-                .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken);
+                .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken) == 1;
+        if (latest && eventType is not null)
+        {
+            var invitation = await db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.Id == message.InvitationId, cancellationToken);
+            var now = message.LastAttemptAt ?? clock.UtcNow();
+            EventLog.Add(db, eventId, eventType, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
+        }
         try
         {
             await db.SaveChangesAsync(cancellationToken);

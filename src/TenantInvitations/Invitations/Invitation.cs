@@ -34,6 +34,8 @@ internal sealed class Invitation
     public DateTime? DeclinedAt { get; private set; }
     public DateTime? RevokedAt { get; private set; }
     public long? AcceptedUserId { get; private set; }
+    // Whether invitation.expired was written for the current expiry; a resend re-arms it.
+    public bool ExpiryAnnounced { get; private set; }
     // Bumped by every state change; the concurrency token that lets exactly one racing change win.
     public int Version { get; private set; }
 
@@ -99,7 +101,15 @@ internal sealed class Invitation
         SendCount++;
         LastSentAt = now;
         RecentSends = [.. SendsWithinDay(now).TakeLast(Math.Max(0, maxSendsPerDay - 1)), now];
+        ExpiryAnnounced = false;
         QueueDelivery(outboxId);
+        Version++;
+    }
+
+    // The expiry sweeper wrote invitation.expired for this lapse. A version bump, so a resend racing it re-reads and re-arms.
+    public void AnnounceExpiry()
+    {
+        ExpiryAnnounced = true;
         Version++;
     }
 
@@ -170,6 +180,8 @@ internal sealed class InvitationConfiguration : IEntityTypeConfiguration<Invitat
             .HasFilter("status = 'Pending'").HasDatabaseName("ux_invitations_one_pending_per_email");
         // Serves the list: newest first within a tenant, keyset on (created_at, id).
         invitation.HasIndex(i => new { i.TenantId, i.CreatedAt, i.Id }).IsDescending(false, true, true);
+        // Serves the expiry sweeper: only lapses not yet announced.
+        invitation.HasIndex(i => i.ExpiresAt).HasFilter("status = 'Pending' AND NOT expiry_announced").HasDatabaseName("ix_invitations_expiry_due");
     }
 }
 

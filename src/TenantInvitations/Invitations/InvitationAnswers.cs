@@ -3,6 +3,7 @@ using TenantInvitations.Api;
 using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
+using TenantInvitations.Events;
 using TenantInvitations.Members;
 
 namespace TenantInvitations.Invitations;
@@ -75,8 +76,13 @@ internal static class InvitationAnswers
             }
             invitation.Accept(user.Id, now);
             db.Memberships.Add(new Membership { TenantId = invitation.TenantId, UserId = user.Id, Role = invitation.Role, JoinedAt = now });
-            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller with { Email = caller.Email ?? invitation.Email },
+            // Without a bearer, the token proved the invited mailbox: that address is who acted.
+            var actor = caller with { Email = caller.Email ?? invitation.Email };
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), actor,
                 "invitation.accepted", invitation.TenantId, "invitation", invitation.Id, now, $"user {user.Id} joined as {invitation.Role}"));
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationAccepted, invitation.TenantId, actor, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.MemberAdded, invitation.TenantId, actor,
+                new AddedMemberModel(user.Id, user.Email, user.DisplayName, invitation.Role, now, invitation.Id), now);
             await db.SaveChangesAsync(ct);
             return (new AcceptedInvitationModel(invitation.TenantId, user.Id, invitation.Role), null);
         }, cancellationToken).AsTask();
@@ -93,8 +99,9 @@ internal static class InvitationAnswers
                 return (null, failure);
             }
             invitation.Decline(now);
-            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller with { Email = caller.Email ?? invitation.Email },
-                "invitation.declined", invitation.TenantId, "invitation", invitation.Id, now));
+            var actor = caller with { Email = caller.Email ?? invitation.Email };
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), actor, "invitation.declined", invitation.TenantId, "invitation", invitation.Id, now));
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationDeclined, invitation.TenantId, actor, invitation.ToModel(now), now);
             await db.SaveChangesAsync(ct);
             return (invitation, null);
         }, cancellationToken).AsTask();

@@ -6,6 +6,7 @@ using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
 
@@ -173,6 +174,7 @@ internal static class InvitationsApi
             var now = clock.UtcNow();
             invitation.Revoke(now);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.revoked", tenantId, "invitation", id, now));
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationRevoked, tenantId, caller, invitation.ToModel(now), now);
             await db.SaveChangesAsync(ct);
             return ApiResults.Ok(new[] { invitation.ToModel(now) });
         }, cancellationToken);

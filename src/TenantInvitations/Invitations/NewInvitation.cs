@@ -3,6 +3,7 @@ using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
 
@@ -51,7 +52,7 @@ internal static class NewInvitation
         Failure.Conflict(ErrorCode.AlreadyInvited, "A pending invitation for that email already exists; resend it instead.",
             pendingId is { } id ? [$"id: {id}"] : []);
 
-    // Adds the invitation, its email and its audit event to the context; the caller saves them in one SaveChanges.
+    // Adds the invitation, its email, its audit row and its event to the context; the caller saves them in one SaveChanges.
     public static async Task<Invitation> AddAsync(AppDbContext db, IdGenerator ids, EmailOutbox outbox, Tenant tenant, string email,
         MemberRole role, int validityDays, string? message, string locale, Caller caller, DateTime now, CancellationToken cancellationToken)
     {
@@ -64,6 +65,7 @@ internal static class NewInvitation
         db.OutboxMessages.Add(outgoing);
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "invitation.created", tenant.Id, "invitation", invitationId, now,
             $"role {role}"));
+        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.InvitationCreated, tenant.Id, caller, invitation.ToModel(now), now);
         return invitation;
     }
 }

@@ -6,6 +6,7 @@ using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 
 namespace TenantInvitations.Invitations;
 
@@ -22,7 +23,7 @@ internal static class ResendInvitation
            So is a resend when the tenant has used its hourly email quota (`emailsPerHour` in the settings, default 1000).
         6. Otherwise, in one transaction: a new token replaces the old one (which from then on answers 410 InvitationSuperseded),
            `expiresAt` becomes now plus the invitation's validity, `sendCount` goes up by one, `lastSentAt` becomes now,
-           one email is queued and one audit event is written. The answer is 200 with `value: [the invitation]`.
+           one email is queued, one audit event and the invitation.resent event are written. The answer is 200 with `value: [the invitation]`.
         7. If the request is aborted before the commit, nothing changes.
         """;
 
@@ -55,6 +56,7 @@ internal static class ResendInvitation
             db.OutboxMessages.Add(message);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.resent", tenantId, "invitation", invitation.Id, now,
                 $"send {invitation.SendCount}"));
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, caller, invitation.ToModel(now), now);
             if (await EmailQuota.SaveWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
                 return overQuota;

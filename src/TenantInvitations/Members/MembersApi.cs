@@ -4,10 +4,17 @@ using TenantInvitations.Api;
 using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
+using TenantInvitations.Events;
 
 namespace TenantInvitations.Members;
 
 internal sealed record MemberModel(long UserId, string Email, string? DisplayName, MemberRole Role, DateTime JoinedAt);
+
+// The member.added event's data: the member, and the invitation they accepted.
+internal sealed record AddedMemberModel(long UserId, string Email, string? DisplayName, MemberRole Role, DateTime JoinedAt, long InvitationId);
+
+// The member.role_changed event's data: the member after the change, and the role before it.
+internal sealed record RoleChangedMemberModel(long UserId, string Email, string? DisplayName, MemberRole Role, DateTime JoinedAt, MemberRole PreviousRole);
 
 internal sealed record ChangeRoleRequest(MemberRole? Role);
 
@@ -67,6 +74,7 @@ internal static class MembersApi
         }
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
+        var eventId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
         if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
@@ -85,6 +93,8 @@ internal static class MembersApi
             return await WhyUnchangedAsync(db, id, caller, "demote", cancellationToken);
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{member.Role} to {role}"));
+        EventLog.Add(db, eventId, EventTypes.MemberRoleChanged, tenantId, caller,
+            new RoleChangedMemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt, member.Role), now);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt));
@@ -104,6 +114,7 @@ internal static class MembersApi
         }
         var now = clock.UtcNow();
         var auditId = await ids.NextAsync(cancellationToken);
+        var eventId = await ids.NextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockTenantAsync(tenantId, cancellationToken);
         if (await RecheckCallerAsync(db, caller, cancellationToken) is not { } current)
@@ -121,6 +132,8 @@ internal static class MembersApi
             return await WhyUnchangedAsync(db, id, caller, "remove", cancellationToken);
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {member.Role}"));
+        EventLog.Add(db, eventId, EventTypes.MemberRemoved, tenantId, caller,
+            new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt), now);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt));

@@ -6,6 +6,7 @@ using TenantInvitations.Api;
 using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
+using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Tenants;
@@ -71,6 +72,7 @@ internal static partial class SettingsApi
         var now = clock.UtcNow();
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "settings.updated", tenantId, "tenant", tenantId, now,
             quotaChange));
+        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantSettingsChanged, tenantId, caller, ToModel(tenant, options.Value), now);
         await db.SaveChangesAsync(cancellationToken);
         return ApiResults.Ok(ToModel(tenant, options.Value));
     }

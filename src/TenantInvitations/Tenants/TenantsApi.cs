@@ -6,6 +6,7 @@ using TenantInvitations.Audit;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 
@@ -58,6 +59,8 @@ internal static class TenantsApi
         var tenant = new Tenant { Id = await ids.NextAsync(cancellationToken), Name = request.Name!.Trim(), CreatedAt = now };
         db.Tenants.Add(tenant);
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "tenant.created", tenant.Id, "tenant", tenant.Id, now));
+        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantCreated, tenant.Id, caller,
+            new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt), now);
         await NewInvitation.AddAsync(db, ids, outbox, tenant, request.OwnerEmail!.Trim(), MemberRole.Owner, options.Value.DefaultValidityDays,
             message: null, tenant.DefaultLocale, caller, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);

@@ -159,8 +159,8 @@ internal static class WebhookAddresses
         {
             if (RefusalReason(address, allowPrivateNetworks) is { } category)
             {
-                problems.Add($"The url field's host {host} resolves to {address}, {WithArticle(category)} address; "
-                    + "webhooks only go to public addresses.");
+                // The address itself is not told: a refused name would otherwise map the service's internal DNS for the caller.
+                problems.Add($"The url field's host {host} resolves to {WithArticle(category)} address; webhooks only go to public addresses.");
                 break;
             }
         }

@@ -56,6 +56,8 @@ public sealed partial class SecurityMatrixTests(TestApp app) : IClassFixture<Tes
         ["PUT /tenant/{tenantId}/admin/settings"] = new("/tenant/{t}/admin/settings", () => new { displayName = "Changed by the matrix" }),
         ["POST /tenant"] = new("/tenant", () => new { name = "Matrix", ownerEmail = Scenarios.UniqueEmail("matrix") }, PlatformOnly: true),
         ["GET /me/tenants"] = new("/me/tenants"),
+        ["GET /tenant/{tenantId}/admin/events"] = new("/tenant/{t}/admin/events", Paged: true),
+        ["GET /events"] = new("/events", PlatformOnly: true, Paged: true),
         // The public endpoints, for completeness: the invitation token (or nothing) is their credential.
         ["GET /invitation"] = new("/invitation?token=x", Public: true),
         ["POST /invitation/accept"] = new("/invitation/accept", Public: true),

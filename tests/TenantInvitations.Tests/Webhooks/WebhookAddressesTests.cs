@@ -120,10 +120,10 @@ public sealed class WebhookAddressesTests
     [InlineData("https://0x7f.1/hooks", false, "The url field's host 127.0.0.1 is a loopback address" + PublicOnly)]
     [InlineData("https://0.0.0.0/hooks", false, "The url field's host 0.0.0.0 is an unspecified address" + PublicOnly)]
     [InlineData("https://169.254.169.254/latest/meta-data/", false, "The url field's host 169.254.169.254 is a link-local address" + PublicOnly)]
-    [InlineData("https://private.example.test/hooks", false, "The url field's host private.example.test resolves to 10.0.0.5, a private address" + PublicOnly)]
-    [InlineData("https://mixed.example.test/hooks", false, "The url field's host mixed.example.test resolves to 10.0.0.5, a private address" + PublicOnly)]
+    [InlineData("https://private.example.test/hooks", false, "The url field's host private.example.test resolves to a private address" + PublicOnly)]
+    [InlineData("https://mixed.example.test/hooks", false, "The url field's host mixed.example.test resolves to a private address" + PublicOnly)]
     [InlineData("https://shared.example.test/hooks", false,
-        "The url field's host shared.example.test resolves to 100.64.0.7, a shared (100.64.0.0/10) address" + PublicOnly)]
+        "The url field's host shared.example.test resolves to a shared (100.64.0.0/10) address" + PublicOnly)]
     [InlineData("https://missing.example.test/hooks", false)]
     [InlineData("https://empty.example.test/hooks", false)]
     [InlineData("http://user@10.0.0.5/hooks", false, "The url field must be an https URL.",
@@ -146,7 +146,7 @@ public sealed class WebhookAddressesTests
 
     [Theory]
     [InlineData("https://169.254.169.254/latest/meta-data/", "The url field's host 169.254.169.254 is a link-local address" + PublicOnly)]
-    [InlineData("https://metadata.example.test/", "The url field's host metadata.example.test resolves to 169.254.169.254, a link-local address" + PublicOnly)]
+    [InlineData("https://metadata.example.test/", "The url field's host metadata.example.test resolves to a link-local address" + PublicOnly)]
     [InlineData("https://[ff02::1]/", "The url field's host [ff02::1] is a multicast address" + PublicOnly)]
     public async Task Cloud_metadata_and_multicast_stay_refused_when_private_networks_are_allowed(string url, string expected)
     {

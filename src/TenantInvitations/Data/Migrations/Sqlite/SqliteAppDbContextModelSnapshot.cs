@@ -213,6 +213,106 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.ToTable("outbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("TenantInvitations.Events.Event", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ActorEmail")
+                        .HasMaxLength(254)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor_email");
+
+                    b.Property<bool>("ActorIsPlatformAdmin")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("actor_is_platform_admin");
+
+                    b.Property<string>("ActorSubject")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor_subject");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("data");
+
+                    b.Property<DateTime>("OccurredAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<long?>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.Property<long?>("TenantId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("type");
+
+                    b.HasKey("Id")
+                        .HasName("pk_events");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_events_occurred_at");
+
+                    b.HasIndex("Position", "Id")
+                        .HasDatabaseName("ix_events_position_id");
+
+                    b.HasIndex("TenantId", "Position", "Id")
+                        .HasDatabaseName("ix_events_tenant_id_position_id");
+
+                    b.ToTable("events", (string)null);
+
+                    b.HasAnnotation("Sqlite:UseSqlReturningClause", false);
+                });
+
+            modelBuilder.Entity("TenantInvitations.Events.EventMark", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long>("EventId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("event_id");
+
+                    b.Property<long>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.HasKey("Name")
+                        .HasName("pk_event_marks");
+
+                    b.ToTable("event_marks", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Name = "webhooks_fanned_out",
+                            EventId = 0L,
+                            Position = 0L
+                        },
+                        new
+                        {
+                            Name = "retention_deleted",
+                            EventId = 0L,
+                            Position = 0L
+                        });
+                });
+
             modelBuilder.Entity("TenantInvitations.Invitations.Invitation", b =>
                 {
                     b.Property<long>("Id")
@@ -267,6 +367,10 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.Property<DateTime>("ExpiresAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("expires_at");
+
+                    b.Property<bool>("ExpiryAnnounced")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expiry_announced");
 
                     b.Property<string>("InvitedBy")
                         .IsRequired()
@@ -342,6 +446,10 @@ namespace TenantInvitations.Data.Migrations.Sqlite
 
                     b.HasKey("Id")
                         .HasName("pk_invitations");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_invitations_expiry_due")
+                        .HasFilter("status = 'Pending' AND NOT expiry_announced");
 
                     b.HasIndex("TokenHash")
                         .IsUnique()
@@ -510,6 +618,173 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.ToTable("tenants", (string)null);
                 });
 
+            modelBuilder.Entity("TenantInvitations.Webhooks.WebhookDelivery", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<int?>("DurationMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("duration_ms");
+
+                    b.Property<long>("EndpointId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<long>("EventId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("event_type");
+
+                    b.Property<DateTime?>("LastAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_attempt_at");
+
+                    b.Property<Guid?>("LockedBy")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("locked_by");
+
+                    b.Property<DateTime?>("LockedUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("locked_until");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("ResponseBody")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("response_body");
+
+                    b.Property<int?>("ResponseStatus")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("response_status");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<long?>("TenantId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_deliveries");
+
+                    b.HasIndex("EventId")
+                        .HasDatabaseName("ix_webhook_deliveries_event_id");
+
+                    b.HasIndex("NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_deliveries_due")
+                        .HasFilter("status IN ('Pending', 'Retrying')");
+
+                    b.HasIndex("EndpointId", "EventId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_webhook_deliveries_endpoint_id_event_id");
+
+                    b.HasIndex("EndpointId", "CreatedAt", "Id")
+                        .IsDescending(false, true, true)
+                        .HasDatabaseName("ix_webhook_deliveries_endpoint_id_created_at_id");
+
+                    b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("TenantInvitations.Webhooks.WebhookEndpoint", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
+                    b.Property<DateTime?>("DisabledAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_at");
+
+                    b.Property<string>("DisabledReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_reason");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enabled");
+
+                    b.Property<DateTime?>("FailingSince")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("failing_since");
+
+                    b.Property<DateTime?>("PreviousSecretExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("previous_secret_expires_at");
+
+                    b.Property<string>("ProtectedPreviousSecret")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("protected_previous_secret");
+
+                    b.Property<string>("ProtectedSecret")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("protected_secret");
+
+                    b.Property<long?>("TenantId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tenant_id");
+
+                    b.PrimitiveCollection<string>("Types")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("types");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_endpoints");
+
+                    b.HasIndex("TenantId", "CreatedAt", "Id")
+                        .HasDatabaseName("ix_webhook_endpoints_tenant_id_created_at_id");
+
+                    b.ToTable("webhook_endpoints", (string)null);
+                });
+
             modelBuilder.Entity("TenantInvitations.Email.OutboxMessage", b =>
                 {
                     b.HasOne("TenantInvitations.Invitations.Invitation", null)
@@ -559,6 +834,31 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.Navigation("Tenant");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("TenantInvitations.Webhooks.WebhookDelivery", b =>
+                {
+                    b.HasOne("TenantInvitations.Webhooks.WebhookEndpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_deliveries_webhook_endpoints_endpoint_id");
+
+                    b.HasOne("TenantInvitations.Events.Event", null)
+                        .WithMany()
+                        .HasForeignKey("EventId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_deliveries_events_event_id");
+                });
+
+            modelBuilder.Entity("TenantInvitations.Webhooks.WebhookEndpoint", b =>
+                {
+                    b.HasOne("TenantInvitations.Tenants.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .HasConstraintName("fk_webhook_endpoints_tenants_tenant_id");
                 });
 #pragma warning restore 612, 618
         }

@@ -14,8 +14,9 @@ using TenantInvitations.Invitations;
 
 namespace TenantInvitations.Tests;
 
-// The scan every TestApp runs when disposed (see TestApp.SuiteProblems) can fail: planted leaks and audit changes are
-// reported. The scanner is called directly here and the planted findings cleared, so this run itself stays green.
+// The scan every TestApp runs when disposed (see TestApp.SuiteProblems) can fail: planted leaks (in answers, logs, SQL and stored
+// events) and audit changes are reported. The scanner is called directly here and the planted findings cleared, so this run
+// itself stays green.
 public sealed class LeakScanTests
 {
     [Fact]
@@ -67,6 +68,11 @@ public sealed class LeakScanTests
         await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters().Where(a => a.TenantId == tenant.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(a => a.Details, "rewritten")));
         await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters().Where(a => a.TenantId == -1).ExecuteDeleteAsync());
+        await app.QueryAsync(db =>
+        {
+            db.Events.Add(new TenantInvitations.Events.Event { Id = -1, Type = "planted", Data = $"{{\"token\":\"{invitation.Token}\"}}" });
+            return db.SaveChangesAsync();
+        });
         var problems = app.SuiteProblems();
 
         var shortToken = $"invitation token {invitation.Token[..6]}…";
@@ -79,7 +85,9 @@ public sealed class LeakScanTests
         Assert.Contains(problems, p => p.StartsWith("SQL command SELECT", StringComparison.Ordinal) && p.EndsWith(shortToken, StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("audit_events changed by: UPDATE", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("audit_events changed by: DELETE", StringComparison.Ordinal));
+        Assert.Contains($"stored event -1 planted: {shortToken}", problems); // events are scanned as stored, not only as answered
 
+        await app.QueryAsync(db => db.Events.IgnoreQueryFilters().Where(e => e.Id == -1).ExecuteDeleteAsync());
         app.Transcript.Clear();
         app.Commands.Clear();
     }

@@ -45,10 +45,19 @@ public class TestApp : WebApplicationFactory<Program>
 
     protected virtual IEnumerable<KeyValuePair<string, string>> Settings() => [];
 
+    // Runs once on the new, empty database before the service starts (and migrates it).
+    protected virtual void PrepareDatabase(TestDatabase database)
+    {
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         Directory.CreateDirectory(Folder);
-        database ??= TestDatabase.Create(Folder);
+        if (database is null)
+        {
+            database = TestDatabase.Create(Folder);
+            PrepareDatabase(database);
+        }
         foreach (var (key, value) in database.Settings)
         {
             builder.UseSetting(key, value);
@@ -161,7 +170,31 @@ public class TestApp : WebApplicationFactory<Program>
             scan.AddHash(hash, $"a token hash from {where}");
         }
         var commands = Commands.All.Select(c => ($"SQL command {c.Sql[..Math.Min(60, c.Sql.Length)]}…", $"{c.Sql}\n{string.Join("\n", c.Parameters)}"));
-        return [.. scan.Find(Transcript.Entries), .. scan.Find(commands, hashesToo: false), .. Commands.Violations.Distinct()];
+        return [.. scan.Find(Transcript.Entries), .. scan.Find(StoredEvents()), .. scan.Find(commands, hashesToo: false), .. Commands.Violations.Distinct()];
+    }
+
+    // Every event as stored, whole rows: what the feed and webhooks would ever show.
+    private List<(string Where, string Text)> StoredEvents()
+    {
+        var events = new List<(string, string)>();
+        try
+        {
+            using var connection = database!.Connect();
+            connection.Open();
+            using var select = connection.CreateCommand();
+            select.CommandText = "SELECT * FROM events";
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                var row = string.Join("\n", Enumerable.Range(0, reader.FieldCount).Select(i => $"{reader.GetName(i)}={reader.GetValue(i)}"));
+                events.Add(($"stored event {reader["id"]} {reader["type"]}", row));
+            }
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // no schema (an app that was meant not to start)
+        }
+        return events;
     }
 
     private List<(byte[] Hash, string Where)> StoredHashes()
