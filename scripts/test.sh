@@ -32,6 +32,11 @@ rm -rf "$results"
 # The same suite runs once per storage provider. For PostgreSQL a throwaway cluster is started here (installing Debian's
 # package if needed) and dropped afterwards; each test app creates its own database in it. TEST_PROVIDERS narrows the run.
 providers="${TEST_PROVIDERS:-Sqlite Postgres}"
+# Tests marked [Trait("Storage", "Independent")] don't touch the database: they run with the first provider only (unless the
+# caller filters the run itself).
+independent=(--filter "Storage!=Independent")
+case " $* " in *" --filter "*) independent=() ;; esac
+skip_independent=()
 status=0
 cluster=""
 trap '[ -n "$cluster" ] && scripts/postgres-cluster.sh stop "$cluster"' EXIT
@@ -51,7 +56,8 @@ for provider in $providers; do
     --logger "trx" \
     --results-directory "$results/$provider" \
     --blame-hang-timeout 10m \
-    "$@" || status=$?
+    "${skip_independent[@]}" "$@" || status=$?
+  skip_independent=("${independent[@]}")
 done
 
 sum() { # sum one attribute of the <Counters> element over every TRX file

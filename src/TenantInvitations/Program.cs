@@ -12,6 +12,7 @@ using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 using TenantInvitations.Tenants;
+using TenantInvitations.Webhooks;
 
 // Commands: `token ...` mints a local bearer token, `migrate` applies migrations; anything else runs the service.
 var command = args.FirstOrDefault();
@@ -53,6 +54,9 @@ builder.Services.AddOptions<SmtpOptions>().BindConfiguration("Email:Smtp").Valid
     .Validate(o => MimeKit.MailboxAddress.TryParse(o.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
     .ValidateOnStart();
 builder.Services.AddOptions<EventOptions>().BindConfiguration("Events").ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<WebhookOptions>().BindConfiguration("Webhooks").ValidateDataAnnotations()
+    .Validate(o => o.LeaseDuration >= 2 * o.Timeout, "Webhooks:LeaseDuration must be at least twice Webhooks:Timeout.")
+    .ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 
 builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
@@ -84,6 +88,7 @@ builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredServ
 builder.Services.AddHostedService<OutboxDispatcher>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.Services.AddHostedService<EventRetention>();
+builder.AddWebhookDelivery();
 builder.Services.AddSingleton<RequestDrain>();
 builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());
 
@@ -121,6 +126,8 @@ app.MapEmailPreview();
 app.MapMembers();
 app.MapAudit();
 app.MapEvents();
+app.MapWebhooks();
+app.MapWebhookDeliveries();
 app.MapInvitee();
 app.MapAcceptPage();
 app.MapEmptyEndpoint();

@@ -7,6 +7,7 @@ using TenantInvitations.Tenants;
 namespace TenantInvitations.Tests;
 
 // The state rules on the entity, without HTTP: they take `now` and return a plain outcome.
+[Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class InvitationRulesTests
 {
     private static readonly DateTime Start = new(2026, 3, 15, 14, 45, 0, DateTimeKind.Utc);

@@ -156,6 +156,9 @@ public sealed partial class LeakScan
         AddHash(SHA256.HashData(Encoding.ASCII.GetBytes(token)), $"the hash of token {token[..6]}…");
     }
 
+    // A webhook secret: found by its base64 part, with or without its whsec_ prefix.
+    public void AddSecret(string secret, string label) => secrets.TryAdd(secret[(secret.IndexOf('_') + 1)..], label);
+
     public void AddHash(byte[] hash, string label)
     {
         var base64 = Convert.ToBase64String(hash);

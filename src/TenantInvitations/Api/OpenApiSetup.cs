@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using TenantInvitations.Events;
 
 namespace TenantInvitations.Api;
 
@@ -48,6 +49,7 @@ internal static class OpenApiSetup
             };
             return Task.CompletedTask;
         });
+        options.AddEventWebhooks();
         // Enums are written and read as their names (see StrictEnumConverterFactory); say so in the schema.
         options.AddSchemaTransformer((schema, context, _) =>
         {

@@ -1,6 +1,6 @@
-using System.Threading.Channels;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
+using TenantInvitations.Api;
 using TenantInvitations.Data;
 using TenantInvitations.Invitations;
 
@@ -21,23 +21,4 @@ internal sealed class EmailOutbox(IdGenerator ids, IDataProtectionProvider prote
 }
 
 // Wakes the dispatcher as soon as a message is committed, so it need not poll to be prompt.
-internal sealed class OutboxSignal
-{
-    private readonly Channel<bool> channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-
-    public void Notify() => channel.Writer.TryWrite(true);
-
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout);
-        try
-        {
-            await channel.Reader.ReadAsync(timer.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // the poll interval passed with nothing new
-        }
-    }
-}
+internal sealed class OutboxSignal : Signal;

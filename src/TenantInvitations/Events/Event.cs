@@ -30,7 +30,7 @@ internal sealed class Event
 
     public EventModel ToModel() => new(Id, Type, TenantId, OccurredAt,
         ActorSubject is null && ActorEmail is null ? null : new EventActorModel(ActorSubject, ActorEmail, ActorIsPlatformAdmin),
-        JsonDocument.Parse(Data).RootElement);
+        JsonSerializer.Deserialize<JsonElement>(Data));
 }
 
 internal sealed record EventActorModel(string? Subject, string? Email, bool IsPlatformAdmin);

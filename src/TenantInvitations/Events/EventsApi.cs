@@ -67,11 +67,6 @@ internal static class EventsApi
         {
             return Failure.Validation(problems);
         }
-        if (after is not null && cursor.CompareTo(await MarkAsync(db, EventMark.RetentionDeleted, cancellationToken)) < 0)
-        {
-            return Failure.Validation("The after cursor is older than the events kept (Events:RetentionDays): some events after it were deleted. "
-                + "Start again without after.");
-        }
         var page = limit ?? Limits.DefaultPageSize;
         // Read first: everything below it is final, and the page is read from a later snapshot, so nothing below it is missing.
         var visibleBelow = await VisibleBelowAsync(db, cancellationToken);
@@ -83,6 +78,12 @@ internal static class EventsApi
         // The first condition alone bounds the index range; the second sorts out the events at the cursor's own position.
         query = query.Where(e => e.Position >= cursor.Position && (e.Position > cursor.Position || e.Id > cursor.Id));
         var rows = await query.OrderBy(e => e.Position).ThenBy(e => e.Id).Take(page).ToListAsync(cancellationToken);
+        // After the page: a retention batch that deleted past the cursor while the page was read is seen here.
+        if (after is not null && cursor.CompareTo(await MarkAsync(db, EventMark.RetentionDeleted, cancellationToken)) < 0)
+        {
+            return Failure.Validation("The after cursor is older than the events kept (Events:RetentionDays): some events after it were deleted. "
+                + "Start again without after.");
+        }
         // A short page read everything visible: the next cursor moves to the edge of what is visible, so an idle feed's
         // cursor keeps up with retention.
         var next = rows.Count > 0 ? new FeedCursor(rows[^1].Position!.Value, rows[^1].Id) : cursor;

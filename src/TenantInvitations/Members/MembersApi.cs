@@ -82,6 +82,8 @@ internal static class MembersApi
             return Failure.Forbidden("You may no longer manage members in this tenant.");
         }
         caller = current;
+        // The role as it is now, under the lock: another change may have landed since the read above.
+        var previous = await RoleNowAsync(db, id, member.Role, cancellationToken);
         // The guards are in the update itself: an Owner is only changed by someone who may, and only demoted while another Owner remains.
         var canManageOwners = caller.CanManageOwners;
         var changed = await db.Memberships
@@ -92,9 +94,12 @@ internal static class MembersApi
         {
             return await WhyUnchangedAsync(db, id, caller, "demote", cancellationToken);
         }
-        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{member.Role} to {role}"));
-        EventLog.Add(db, eventId, EventTypes.MemberRoleChanged, tenantId, caller,
-            new RoleChangedMemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt, member.Role), now);
+        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{previous} to {role}"));
+        if (previous != role)
+        {
+            EventLog.Add(db, eventId, EventTypes.MemberRoleChanged, tenantId, caller,
+                new RoleChangedMemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt, previous), now);
+        }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt));
@@ -122,6 +127,7 @@ internal static class MembersApi
             return Failure.Forbidden("You may no longer manage members in this tenant.");
         }
         caller = current;
+        var was = await RoleNowAsync(db, id, member.Role, cancellationToken);
         var canManageOwners = caller.CanManageOwners;
         var removed = await db.Memberships
             .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
@@ -131,12 +137,12 @@ internal static class MembersApi
         {
             return await WhyUnchangedAsync(db, id, caller, "remove", cancellationToken);
         }
-        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {member.Role}"));
-        EventLog.Add(db, eventId, EventTypes.MemberRemoved, tenantId, caller,
-            new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt), now);
+        db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {was}"));
+        var removedModel = new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, was, member.JoinedAt);
+        EventLog.Add(db, eventId, EventTypes.MemberRemoved, tenantId, caller, removedModel, now);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, member.Role, member.JoinedAt));
+        return ApiResults.Ok(removedModel);
     }
 
     // The caller's own role, read again under the tenant lock: another Owner may have demoted or removed them while this
@@ -150,6 +156,9 @@ internal static class MembersApi
         var role = await TenantAdmin.ReadRoleAsync(db, caller, cancellationToken);
         return Membership.IsManager(role) ? caller with { Role = role } : null;
     }
+
+    private static async Task<MemberRole> RoleNowAsync(AppDbContext db, long id, MemberRole read, CancellationToken cancellationToken) =>
+        await db.Memberships.Where(m => m.UserId == id).Select(m => (MemberRole?)m.Role).FirstOrDefaultAsync(cancellationToken) ?? read;
 
     // The guarded change touched nothing: the member is gone, became an Owner the caller may not change, or is the last Owner.
     private static async Task<Failure> WhyUnchangedAsync(AppDbContext db, long id, Caller caller, string verb, CancellationToken cancellationToken) =>

@@ -108,6 +108,10 @@ internal static class WebhookAddresses
         {
             return [$"The url field must be at most {MaxUrlLength} characters."];
         }
+        if (Text.HasControlCharacters(url) || url.Any(char.IsWhiteSpace))
+        {
+            return ["The url field must be one URL, without spaces, line breaks or control characters."];
+        }
         // On Unix a bare path such as /etc/passwd parses as an absolute file: URI, which the scheme check then refuses.
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
         {

@@ -83,6 +83,15 @@ internal sealed class WebhookDelivery
         Status = WebhookDeliveryStatus.Failed;
     }
 
+    // Given up without an attempt: it could not even be signed.
+    public void GiveUp(string reason)
+    {
+        Error = reason.Length > MaxError ? reason[..MaxError] : reason;
+        Status = WebhookDeliveryStatus.Failed;
+        LockedUntil = null;
+        LockedBy = null;
+    }
+
     // A manual retry: goes now, whatever its status; its attempts keep counting.
     public void RetryNow(DateTime now)
     {

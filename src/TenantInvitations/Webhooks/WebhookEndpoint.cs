@@ -24,6 +24,10 @@ internal sealed class WebhookEndpoint
     public string? DisabledReason { get; private set; }
     public DateTime? DisabledAt { get; private set; }
     public DateTime CreatedAt { get; init; }
+    // The feed's visible edge when it was registered: it receives the events that became visible after that.
+    public long FromPosition { get; init; }
+    // The pace across nodes: the real time (UTC ticks) from which the next delivery to it may go; each claim reserves its slots.
+    public long NextSendTicks { get; init; }
     // The signing secrets, encrypted with the service's Data Protection keys; signing needs them back, so no hash.
     public required string ProtectedSecret { get; set; }
     public string? ProtectedPreviousSecret { get; private set; }
@@ -32,13 +36,6 @@ internal sealed class WebhookEndpoint
     public DateTime? FailingSince { get; set; }
 
     public bool Receives(string eventType) => Types is null || Types.Contains(eventType, StringComparer.Ordinal);
-
-    public void Rotate(string protectedSecret, DateTime now)
-    {
-        ProtectedPreviousSecret = ProtectedSecret;
-        PreviousSecretExpiresAt = now + PreviousSecretOverlap;
-        ProtectedSecret = protectedSecret;
-    }
 
     // The secrets that sign now, newest first.
     public IEnumerable<string> SigningSecrets(DateTime now) =>

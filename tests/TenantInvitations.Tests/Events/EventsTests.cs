@@ -111,6 +111,7 @@ public sealed class EventsTests(EventsTestApp app) : IClassFixture<EventsTestApp
         app.Faults.FailNextCommandContaining("INSERT INTO events");
         (await app.PutAsync(Scenarios.ResendPath(tenant, invitation.Id), tenant.OwnerToken)).AssertError(HttpStatusCode.InternalServerError, "InternalError");
 
+        await app.CaughtUpAsync();
         var after = (await app.GetAsync(next, tenant.OwnerToken)).Events();
         Assert.DoesNotContain(after, e => e.Type != "invitation.delivered");
         var stored = await app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.Id == invitation.Id));
@@ -126,6 +127,7 @@ public sealed class EventsTests(EventsTestApp app) : IClassFixture<EventsTestApp
         await app.InviteAsync(tenant);
         await app.InviteAsync(tenant);
         var feed = $"/tenant/{tenant.Id}/admin/events";
+        await app.CaughtUpAsync();
         var all = (await app.GetAsync($"{feed}?limit=100", tenant.OwnerToken)).Events();
 
         var oneByOne = new List<FeedEvent>();
@@ -144,6 +146,7 @@ public sealed class EventsTests(EventsTestApp app) : IClassFixture<EventsTestApp
         // The empty page's link is where the next event will appear, and only it.
         var emptyNext = response.Next();
         var third = await app.InviteAsync(tenant);
+        await app.CaughtUpAsync();
         var fresh = (await app.GetAsync(emptyNext, tenant.OwnerToken)).Events().Where(e => e.Type == "invitation.created").ToList();
         Assert.Equal(third.Id, Assert.Single(fresh).DataId());
     }

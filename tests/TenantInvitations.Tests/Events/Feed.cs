@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
 
 namespace TenantInvitations.Tests;
 
@@ -30,6 +31,7 @@ public static partial class Feed
 
     public static async Task<(List<FeedEvent> Events, string Next)> ReadToEndAsync(this TestApp app, string path, string token)
     {
+        await app.CaughtUpAsync();
         var events = new List<FeedEvent>();
         while (true)
         {
@@ -43,6 +45,14 @@ public static partial class Feed
             events.AddRange(page);
         }
     }
+
+    // Waits until every event stored so far is visible in the feed. On PostgreSQL a transaction still running anywhere in the
+    // cluster (another test's, in another database) holds the feed back for a moment: what a test just wrote may not show yet.
+    public static Task CaughtUpAsync(this TestApp app) => Eventually.ValueAsync(() => app.QueryAsync(async db =>
+    {
+        var visibleBelow = await TenantInvitations.Events.EventsApi.VisibleBelowAsync(db, CancellationToken.None);
+        return await db.Events.IgnoreQueryFilters().CountAsync(e => e.Position >= visibleBelow);
+    }), hidden => hidden == 0);
 
     // Two JSON values with the same members and values, in any property order.
     public static void AssertSameJson(JsonElement expected, JsonElement actual) =>

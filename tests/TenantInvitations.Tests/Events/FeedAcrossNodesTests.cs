@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace TenantInvitations.Tests;
@@ -14,20 +12,15 @@ public sealed class FeedAcrossNodesTests : IAsyncLifetime
     private const int WorkersPerNode = 6;
     private const int InvitationsPerWorker = 12;
 
-    private readonly string folder = Directory.CreateTempSubdirectory("ti-feed-").FullName;
-    private readonly TestDatabase database;
-    private readonly List<ServiceProcess> nodes = [];
-    private readonly List<HttpClient> clients = [];
-
-    public FeedAcrossNodesTests() => database = TestDatabase.Create(folder);
+    private readonly ServiceNodes nodes = new("feed");
 
     [Fact]
     public async Task A_consumer_following_next_sees_every_event_exactly_once_while_two_nodes_commit_out_of_id_order()
     {
-        var a = Client(await StartAsync());
+        var a = nodes.Client(await nodes.StartAsync());
         var tenantId = (await SendAsync(a, HttpMethod.Post, "tenant", new { name = "Feed Co", ownerEmail = "owner@feed.test" }))
             .AssertSuccess(HttpStatusCode.Created).GetProperty("id").GetInt64();
-        var b = Client(await StartAsync());
+        var b = nodes.Client(await nodes.StartAsync());
         var seen = new ConcurrentQueue<FeedEvent>();
         using var stop = new CancellationTokenSource();
         var consumer = Task.Run(() => ConsumeAsync([a, b], seen, stop.Token));
@@ -111,7 +104,7 @@ public sealed class FeedAcrossNodesTests : IAsyncLifetime
 
     private async Task<List<(long Id, long Position)>> StoredAsync()
     {
-        await using var connection = database.Connect();
+        await using var connection = nodes.Database.Connect();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, position FROM events WHERE type <> 'webhook.test'";
@@ -126,61 +119,21 @@ public sealed class FeedAcrossNodesTests : IAsyncLifetime
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = database.Connect();
+        await using var connection = nodes.Database.Connect();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
-    private async Task<ServiceProcess> StartAsync()
-    {
-        var process = ServiceProcess.Start(folder,
-        [
-            "--Email:PollInterval=00:00:00.200", $"--Auth:SigningKey={TestApp.SigningKey}", "--App:PublicBaseUrl=https://invitations.example.test",
-            .. database.Arguments,
-        ]);
-        nodes.Add(process);
-        await process.WaitUntilReadyAsync();
-        return process;
-    }
-
-    private HttpClient Client(ServiceProcess process)
-    {
-        var client = new HttpClient { BaseAddress = process.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.Token("root", "root@feed.test", platformAdmin: true));
-        clients.Add(client);
-        return client;
-    }
-
-    private static async Task<ApiResponse> SendAsync(HttpClient client, HttpMethod method, string path, object? body = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        using var response = await client.SendAsync(request);
-        return await ApiResponse.ReadAsync(response);
-    }
+    private static Task<ApiResponse> SendAsync(HttpClient client, HttpMethod method, string path, object? body = null) =>
+        ServiceNodes.SendAsync(client, method, path, body);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public Task DisposeAsync()
     {
-        foreach (var client in clients)
-        {
-            client.Dispose();
-        }
-        foreach (var node in nodes)
-        {
-            node.Dispose();
-        }
-        database.Dispose();
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // a process still shutting down; the temp folder is cleaned later
-        }
+        nodes.Dispose();
         return Task.CompletedTask;
     }
 }

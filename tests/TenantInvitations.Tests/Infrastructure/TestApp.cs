@@ -19,7 +19,7 @@ namespace TenantInvitations.Tests;
 
 // The service in-process on a real database of its own (a SQLite file, or a PostgreSQL database: see TestDatabase), with mail written to its own pickup folder,
 // a fake clock the tests move, and real JWTs signed with the test key.
-public class TestApp : WebApplicationFactory<Program>
+public partial class TestApp : WebApplicationFactory<Program>
 {
     public const string SigningKey = "test-signing-key-that-is-long-enough-for-hs256";
 
@@ -32,6 +32,7 @@ public class TestApp : WebApplicationFactory<Program>
     public Transcript Transcript { get; } = new();
     public CommandLog Commands { get; } = new();
     private readonly ConcurrentQueue<string> mintedTokens = new();
+    private readonly ConcurrentQueue<string> webhookSecrets = new();
 
     // Waits for emails wherever this app delivers them: the pickup folder here, the SMTP server in SmtpTestApp.
     public virtual Task<MimeKit.MimeMessage[]> WaitForEmailAsync(string address, int count = 1) => Mail.WaitForAsync(address, count);
@@ -40,6 +41,9 @@ public class TestApp : WebApplicationFactory<Program>
 
     // A token a test made itself rather than took from an email, so the leak scan looks for it too.
     public void RememberToken(string token) => mintedTokens.Enqueue(token);
+
+    // A webhook secret the service answered: the leak scan looks for it everywhere but the two answers that show it.
+    public void RememberSecret(string secret) => webhookSecrets.Enqueue(secret);
 
     public string PlatformAdminToken => Token("platform-root", "root@platform.test", platformAdmin: true);
 
@@ -64,6 +68,7 @@ public class TestApp : WebApplicationFactory<Program>
         }
         builder.UseSetting("Email:PickupDirectory", Path.Combine(Folder, "mail"));
         builder.UseSetting("Email:PollInterval", "00:00:00.200");
+        builder.UseSetting("Webhooks:PollInterval", "00:00:00.100");
         builder.UseSetting("Auth:SigningKey", SigningKey);
         builder.UseSetting("App:PublicBaseUrl", "https://invitations.example.test");
         // In-process requests have no client address, so all of them share one token rate limit; TokenRateLimitTests lower it.
@@ -169,9 +174,22 @@ public class TestApp : WebApplicationFactory<Program>
         {
             scan.AddHash(hash, $"a token hash from {where}");
         }
-        var commands = Commands.All.Select(c => ($"SQL command {c.Sql[..Math.Min(60, c.Sql.Length)]}…", $"{c.Sql}\n{string.Join("\n", c.Parameters)}"));
-        return [.. scan.Find(Transcript.Entries), .. scan.Find(StoredEvents()), .. scan.Find(commands, hashesToo: false), .. Commands.Violations.Distinct()];
+        var commands = Commands.All.Select(c => ($"SQL command {c.Sql[..Math.Min(60, c.Sql.Length)]}…", $"{c.Sql}\n{string.Join("\n", c.Parameters)}")).ToList();
+        var secretScan = new LeakScan();
+        foreach (var secret in webhookSecrets)
+        {
+            secretScan.AddSecret(secret, $"webhook secret {secret[..9]}…");
+        }
+        return
+        [
+            .. scan.Find(Transcript.Entries), .. scan.Find(StoredEvents()), .. scan.Find(commands, hashesToo: false), .. Commands.Violations.Distinct(),
+            .. secretScan.Find(Transcript.Entries.Where(e => !SecretAnswer().IsMatch(e.Where))), .. secretScan.Find(StoredEvents()), .. secretScan.Find(commands),
+        ];
     }
+
+    // Registering an endpoint and rotating its secret are the only answers that may show a secret.
+    [System.Text.RegularExpressions.GeneratedRegex(@"^response to POST (/tenant/\d+/admin)?/webhooks(/\d+/rotate-secret)?$")]
+    private static partial System.Text.RegularExpressions.Regex SecretAnswer();
 
     // Every event as stored, whole rows: what the feed and webhooks would ever show.
     private List<(string Where, string Text)> StoredEvents()

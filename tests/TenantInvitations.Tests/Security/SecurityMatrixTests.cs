@@ -15,14 +15,39 @@ namespace TenantInvitations.Tests;
 
 // The security matrix: every endpoint, enumerated from the app's own routes, against each caller who must be refused.
 // An endpoint added without a row in Cases fails Every_endpoint_has_a_case, so none can be forgotten.
-public sealed partial class SecurityMatrixTests(TestApp app) : IClassFixture<TestApp>
+public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixture<WebhookTestApp>
 {
     // One entry per placeholder: makes one such resource in a tenant through the API; a nested kind takes its parent from resources.IdAsync.
     private static readonly Dictionary<string, Func<TestApp, TenantResources, Task<long>>> ResourceKinds = new()
     {
         ["{invitation}"] = async (app, resources) => (await app.InviteAsync(resources.Tenant)).Id,
         ["{member}"] = async (app, resources) => (await app.AddMemberAsync(resources.Tenant, "Member")).UserId,
+        ["{webhook}"] = async (app, resources) => (await QuietWebhookAsync(app, resources.Tenant)).Id,
+        ["{delivery}"] = async (app, resources) => await TestDeliveryAsync(app, $"/tenant/{resources.Tenant.Id}/admin/webhooks/{await resources.IdAsync("{webhook}")}",
+            resources.Tenant.OwnerToken),
+        ["{platformWebhook}"] = async (app, _) => await PlatformWebhookAsync(app),
+        ["{platformDelivery}"] = async (app, resources) => await TestDeliveryAsync(app, $"/webhooks/{await resources.IdAsync("{platformWebhook}")}",
+            app.PlatformAdminToken),
     };
+
+    // Webhooks the matrix makes go nowhere (a closed port on loopback) and are disabled, so no event of the tests is delivered in the
+    // background while snapshots are taken; only test sends go out, at once.
+    private const string Nowhere = "http://127.0.0.1:9/matrix";
+
+    private static async Task<WebhookSetup> QuietWebhookAsync(TestApp app, TenantSetup? tenant)
+    {
+        var webhook = await app.CreateWebhookAsync(tenant, Nowhere);
+        (await app.PutAsync(webhook.Path, tenant?.OwnerToken ?? app.PlatformAdminToken, new { enabled = false })).AssertSuccess();
+        return webhook;
+    }
+
+    // One platform endpoint for the whole fixture: there may be only 20.
+    private static async Task<long> PlatformWebhookAsync(TestApp app) =>
+        (await app.GetAsync("/webhooks", app.PlatformAdminToken)).AssertSuccess().EnumerateArray().Select(w => w.GetProperty("id").GetInt64()).FirstOrDefault()
+            is var existing and > 0 ? existing : (await QuietWebhookAsync(app, null)).Id;
+
+    private static async Task<long> TestDeliveryAsync(TestApp app, string webhookPath, string token) =>
+        (await app.PostAsync($"{webhookPath}/test", null, token)).AssertSuccess(HttpStatusCode.Accepted).GetProperty("id").GetInt64();
 
     // How to call one endpoint: {t} is the tenant's id, any other placeholder an id from ResourceKinds; flags but MembersMay match the route metadata.
     private sealed record EndpointCase(string Path, Func<object>? Body = null, bool Public = false, bool MembersMay = false,
@@ -58,6 +83,26 @@ public sealed partial class SecurityMatrixTests(TestApp app) : IClassFixture<Tes
         ["GET /me/tenants"] = new("/me/tenants"),
         ["GET /tenant/{tenantId}/admin/events"] = new("/tenant/{t}/admin/events", Paged: true),
         ["GET /events"] = new("/events", PlatformOnly: true, Paged: true),
+        ["POST /tenant/{tenantId}/admin/webhooks"] = new("/tenant/{t}/admin/webhooks", () => new { url = Nowhere, types = new[] { "tenant.created" } }),
+        ["GET /tenant/{tenantId}/admin/webhooks"] = new("/tenant/{t}/admin/webhooks"),
+        ["GET /tenant/{tenantId}/admin/webhooks/{id}"] = new("/tenant/{t}/admin/webhooks/{webhook}"),
+        ["PUT /tenant/{tenantId}/admin/webhooks/{id}"] = new("/tenant/{t}/admin/webhooks/{webhook}", () => new { description = "Changed by the matrix" }),
+        ["DELETE /tenant/{tenantId}/admin/webhooks/{id}"] = new("/tenant/{t}/admin/webhooks/{webhook}"),
+        ["POST /tenant/{tenantId}/admin/webhooks/{id}/rotate-secret"] = new("/tenant/{t}/admin/webhooks/{webhook}/rotate-secret"),
+        ["POST /tenant/{tenantId}/admin/webhooks/{id}/test"] = new("/tenant/{t}/admin/webhooks/{webhook}/test"),
+        ["GET /tenant/{tenantId}/admin/webhooks/{id}/deliveries"] = new("/tenant/{t}/admin/webhooks/{webhook}/deliveries", Paged: true),
+        ["POST /tenant/{tenantId}/admin/webhooks/{id}/deliveries/{deliveryId}/retry"] =
+            new("/tenant/{t}/admin/webhooks/{webhook}/deliveries/{delivery}/retry"),
+        ["POST /webhooks"] = new("/webhooks", () => new { url = Nowhere, types = new[] { "tenant.created" } }, PlatformOnly: true),
+        ["GET /webhooks"] = new("/webhooks", PlatformOnly: true),
+        ["GET /webhooks/{id}"] = new("/webhooks/{platformWebhook}", PlatformOnly: true),
+        ["PUT /webhooks/{id}"] = new("/webhooks/{platformWebhook}", () => new { description = "Changed by the matrix" }, PlatformOnly: true),
+        ["DELETE /webhooks/{id}"] = new("/webhooks/{platformWebhook}", PlatformOnly: true),
+        ["POST /webhooks/{id}/rotate-secret"] = new("/webhooks/{platformWebhook}/rotate-secret", PlatformOnly: true),
+        ["POST /webhooks/{id}/test"] = new("/webhooks/{platformWebhook}/test", PlatformOnly: true),
+        ["GET /webhooks/{id}/deliveries"] = new("/webhooks/{platformWebhook}/deliveries", PlatformOnly: true, Paged: true),
+        ["POST /webhooks/{id}/deliveries/{deliveryId}/retry"] =
+            new("/webhooks/{platformWebhook}/deliveries/{platformDelivery}/retry", PlatformOnly: true),
         // The public endpoints, for completeness: the invitation token (or nothing) is their credential.
         ["GET /invitation"] = new("/invitation?token=x", Public: true),
         ["POST /invitation/accept"] = new("/invitation/accept", Public: true),
@@ -276,6 +321,34 @@ public sealed partial class SecurityMatrixTests(TestApp app) : IClassFixture<Tes
             }
             (await app.SendAsync(new HttpMethod(endpoint.Method), $"{path}{separator}limit=100", token)).AssertSuccess();
         }
+    }
+
+    [Fact]
+    public async Task No_read_shows_a_webhook_secret_whoever_may_read_it()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var reads = AppEndpoints().Where(e => !e.IsAnonymous && e.Method == "GET").Select(e => (Endpoint: e, Case: Cases[e.Key])).ToList();
+        var resources = await TenantResources.CreateAsync(app, tenant, reads.Select(r => r.Case));
+        var ofTenant = await QuietWebhookAsync(app, tenant);
+        var rotated = (await app.PostAsync($"{ofTenant.Path}/rotate-secret", null, tenant.OwnerToken)).AssertSuccess().GetProperty("secret").GetString()!;
+        app.RememberSecret(rotated);
+        var ofPlatform = await QuietWebhookAsync(app, null);
+        string[] secrets = [ofTenant.Secret, rotated, ofPlatform.Secret];
+
+        Assert.Contains(reads, r => r.Endpoint.Pattern.Contains("webhooks", StringComparison.Ordinal));
+        var problems = new List<string>();
+        var paths = reads.Select(r => (r.Endpoint.Key, Path: resources.Fill(r.Case), Token: r.Case.PlatformOnly ? app.PlatformAdminToken : tenant.OwnerToken))
+            .Append(("the tenant webhook", ofTenant.Path, tenant.OwnerToken)).Append(("the platform webhook", ofPlatform.Path, app.PlatformAdminToken));
+        foreach (var (what, path, token) in paths)
+        {
+            var response = await app.GetAsync(path, token);
+            if (response.Status != HttpStatusCode.OK)
+            {
+                problems.Add($"{what}: {(int)response.Status} {response.Body}");
+            }
+            problems.AddRange(secrets.Where(s => response.Body.Contains(s["whsec_".Length..], StringComparison.Ordinal)).Select(_ => $"{what}: a secret"));
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
     // ---- mass assignment: server-owned fields in a body are ignored (InvitationsTests covers creating an invitation) ----

@@ -47,7 +47,7 @@ internal static class NodeVerifier
     }
 
     // The folder holding TenantInvitations.slnx, found by walking up from the test binaries.
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

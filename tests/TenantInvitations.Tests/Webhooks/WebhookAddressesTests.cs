@@ -7,6 +7,7 @@ namespace TenantInvitations.Tests.Webhooks;
 
 // SSRF protection for webhook calls: which addresses are refused, which URLs are accepted, and that the connection
 // itself goes only to an address that was checked.
+[Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class WebhookAddressesTests
 {
     private const string PublicOnly = "; webhooks only go to public addresses.";

@@ -183,9 +183,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
             await AnswerAsync(http.Response, reply, cancel.Token);
             request.Answered = reply;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && (cancel.IsCancellationRequested || e is IOException))
         {
-            // The sender gave up (a timeout, a killed process) or the receiver went down: nothing more is sent.
+            // The sender gave up (a timeout, a killed process, enough of an endless body) or the receiver went down: nothing more is sent.
             request.Aborted = true;
             http.Abort();
         }
@@ -206,6 +206,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
         {
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
+        if (reply.RetryAfterDate is { } date)
+        {
+            response.Headers.RetryAfter = date.ToString("R", CultureInfo.InvariantCulture);
+        }
         if (reply.Location is { } location)
         {
             response.Headers.Location = location;
@@ -214,6 +218,18 @@ public sealed class WebhookReceiver : IAsyncDisposable
         {
             response.ContentType = "text/plain; charset=utf-8";
             await response.WriteAsync(body, cancellationToken);
+        }
+        if (reply.Endless)
+        {
+            // A body that never ends: 2 KiB every 5 ms until the sender hangs up.
+            var chunk = Encoding.ASCII.GetBytes(new string('y', 2048));
+            await response.StartAsync(cancellationToken);
+            while (true)
+            {
+                await response.Body.WriteAsync(chunk, cancellationToken);
+                await response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(5, cancellationToken);
+            }
         }
     }
 
@@ -278,6 +294,10 @@ public sealed record WebhookReply
     public TimeSpan Delay { get; init; }
     // Answered only when the test calls Release, with the reply given there.
     public bool WaitsForRelease { get; init; }
+    // Retry-After as an HTTP date rather than seconds.
+    public DateTimeOffset? RetryAfterDate { get; init; }
+    // A 200 whose body never ends, to show a sender reads only so much of it.
+    public bool Endless { get; init; }
 
     public static WebhookReply Ok { get; } = new();
     public static WebhookReply Hold { get; } = new() { WaitsForRelease = true };
@@ -288,6 +308,7 @@ public sealed record WebhookReply
     public static WebhookReply Redirect(string location, int status = 302) => new() { Status = status, Location = location };
     // 200 KiB by default: more than the 64 KiB a sender reads of a response.
     public static WebhookReply LargeBody(int bytes = 200 * 1024) => new() { Body = new string('x', bytes) };
+    public static WebhookReply EndlessBody { get; } = new() { Endless = true };
 
     public override string ToString()
     {

@@ -8,6 +8,7 @@ namespace TenantInvitations.Tests;
 
 // The webhook tests' own parts, through real HTTP: the receiver's behaviours as a sender sees them, and signatures checked
 // by the two Standard Webhooks packages nobody here wrote.
+[Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class WebhookReceiverTests : IDisposable
 {
     private const string Body = """{"id":"7f3c","type":"invitation.created","data":{"tenantId":"t-1"}}""";

@@ -757,6 +757,14 @@ namespace TenantInvitations.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("failing_since");
 
+                    b.Property<long>("FromPosition")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_position");
+
+                    b.Property<long>("NextSendTicks")
+                        .HasColumnType("bigint")
+                        .HasColumnName("next_send_ticks");
+
                     b.Property<DateTime?>("PreviousSecretExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("previous_secret_expires_at");

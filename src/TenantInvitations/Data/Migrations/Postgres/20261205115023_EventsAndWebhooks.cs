@@ -67,6 +67,8 @@ namespace TenantInvitations.Data.Migrations.Postgres
                     disabled_reason = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
                     disabled_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
                     created_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    from_position = table.Column<long>(type: "bigint", nullable: false),
+                    next_send_ticks = table.Column<long>(type: "bigint", nullable: false),
                     protected_secret = table.Column<string>(type: "text", nullable: false),
                     protected_previous_secret = table.Column<string>(type: "text", nullable: true),
                     previous_secret_expires_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),

@@ -66,6 +66,8 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     disabled_reason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
                     disabled_at = table.Column<DateTime>(type: "TEXT", nullable: true),
                     created_at = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    from_position = table.Column<long>(type: "INTEGER", nullable: false),
+                    next_send_ticks = table.Column<long>(type: "INTEGER", nullable: false),
                     protected_secret = table.Column<string>(type: "TEXT", nullable: false),
                     protected_previous_secret = table.Column<string>(type: "TEXT", nullable: true),
                     previous_secret_expires_at = table.Column<DateTime>(type: "TEXT", nullable: true),

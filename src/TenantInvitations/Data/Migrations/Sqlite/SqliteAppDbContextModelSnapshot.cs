@@ -749,6 +749,14 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("failing_since");
 
+                    b.Property<long>("FromPosition")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("from_position");
+
+                    b.Property<long>("NextSendTicks")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("next_send_ticks");
+
                     b.Property<DateTime?>("PreviousSecretExpiresAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("previous_secret_expires_at");

@@ -2,15 +2,32 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using TenantInvitations.Email;
+using TenantInvitations.Events;
+using TenantInvitations.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace TenantInvitations.Tests;
 
 // Every table of an app's database, to show that refused requests changed nothing.
 public static class DatabaseSnapshot
 {
-    // The dispatcher updates delivery columns in the background; a snapshot waits until it has nothing left to do.
-    public static Task SettledAsync(TestApp app) => Eventually.ValueAsync(
-        () => app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.Status == OutboxStatus.Queued)), queued => queued == 0);
+    // The email dispatcher updates delivery columns and writes delivery events in the background, the webhook fan-out moves its
+    // mark over new events, and the webhook dispatcher sends what is due: a snapshot waits until none has anything left to do now.
+    public static Task SettledAsync(TestApp app) => Eventually.ValueAsync(() => app.QueryAsync(async db =>
+    {
+        var queued = await db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.Status == OutboxStatus.Queued);
+        var mark = await db.EventMarks.AsNoTracking().SingleAsync(m => m.Name == EventMark.WebhooksFannedOut);
+        var unseen = await db.Events.IgnoreQueryFilters().CountAsync(e => e.Type != EventTypes.WebhookTest
+            && (e.Position > mark.Position || (e.Position == mark.Position && e.Id > mark.EventId)));
+        var now = app.Clock.GetUtcNow().UtcDateTime;
+        var due = await db.WebhookDeliveries.IgnoreQueryFilters()
+            .Where(d => (d.Status == WebhookDeliveryStatus.Pending || d.Status == WebhookDeliveryStatus.Retrying) && (d.NextAttemptAt <= now || d.LockedBy != null))
+            .Select(d => new { d.EndpointId, d.LockedBy }).ToListAsync();
+        // An endpoint resting between probes keeps its due deliveries until the (fake) clock moves: nothing more happens to them now.
+        var dispatcher = app.Services.GetServices<IHostedService>().OfType<WebhookDispatcher>().Single();
+        return queued + unseen + due.Count(d => d.LockedBy != null || !dispatcher.IsResting(d.EndpointId));
+    }), left => left == 0);
 
     // Each table's row count and a SHA-256 over all its rows, in an order that does not depend on storage.
     public static Task<Dictionary<string, string>> TakeAsync(TestApp app) => app.QueryAsync(async db =>

@@ -41,6 +41,12 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         // Someone who joined through the email link without signing in: their user has no subject yet.
         var linkJoiner = await app.InviteAsync(tenant);
         (await app.PostAsync("/invitation/accept", new { token = linkJoiner.Token })).AssertSuccess();
+        // Disabled, so nothing is delivered to them in the background while the sweep runs.
+        var webhook = await app.CreateWebhookAsync(tenant, "https://192.0.2.1/sweep");
+        (await app.PutAsync(webhook.Path, tenant.OwnerToken, new { enabled = false })).AssertSuccess();
+        var platformWebhook = await app.CreateWebhookAsync(null, "https://192.0.2.1/sweep");
+        (await app.PutAsync(platformWebhook.Path, app.PlatformAdminToken, new { enabled = false })).AssertSuccess();
+        CurrentWebhook = webhook.Id.ToString();
         await OutboxSettledAsync();
         var before = await SnapshotAsync();
         Assert.Superset(new HashSet<string> { "tenants", "users", "memberships", "invitations", "superseded_tokens", "audit_events", "outbox_messages" },
@@ -48,9 +54,11 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         var emailsBefore = app.Mail.All().Length;
 
         var known = new Known(tenant.Id, pending.Id, member.UserId, $"Bearer {tenant.OwnerToken}", $"Bearer {app.PlatformAdminToken}",
-            $"Bearer {member.Token}", $"Bearer {TestApp.Token("sub-outsider", Scenarios.UniqueEmail("outsider"))}", tenant.OwnerEmail);
+            $"Bearer {member.Token}", $"Bearer {TestApp.Token("sub-outsider", Scenarios.UniqueEmail("outsider"))}", tenant.OwnerEmail, platformWebhook.Id);
         var cases = Generate(known).ToList();
-        Assert.True(cases.Count >= 500, $"Only {cases.Count} cases were generated.");
+        Assert.True(cases.Count >= 1500, $"Only {cases.Count} cases were generated.");
+        Assert.Contains(cases, c => c.Path.StartsWith("/webhooks/", StringComparison.Ordinal) && c.What.StartsWith("id=", StringComparison.Ordinal));
+        Assert.Contains(cases, c => c.Path.Contains("/admin/events?after=", StringComparison.Ordinal));
 
         var problems = new List<string>();
         using var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
@@ -75,7 +83,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
     }
 
     private sealed record Known(long TenantId, long InvitationId, long MemberId, string Owner, string PlatformAdmin, string Member,
-        string Outsider, string OwnerEmail);
+        string Outsider, string OwnerEmail, long PlatformWebhookId);
 
     private sealed record Case(string What, HttpMethod Method, string Path, string Who, string? Authorization,
         string? Body = null, string? ContentType = JsonType, bool MaySucceed = false, byte[]? RawBody = null)
@@ -86,16 +94,25 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
                 : Body is not null ? $" with {Shorten(Body)} ({ContentType ?? "no Content-Type"})" : " with no body");
     }
 
-    // One endpoint of API.md, with {t}, {id} and {member} standing for the tenant id, an invitation id and a member's user id.
+    // One endpoint of API.md, with {t}, {id}, {member}, {webhook} and {delivery} standing for the tenant id, an invitation id, a
+    // member's user id, a webhook endpoint's id and a delivery's id (junk ids go into every id placeholder at once).
     private sealed record Route(HttpMethod Method, string Template, Func<string>? ValidBody = null)
     {
-        public string Fill(string tenantId, string invitationId, string memberId) =>
-            Template.Replace("{t}", tenantId).Replace("{id}", invitationId).Replace("{member}", memberId);
+        public string Fill(string tenantId, string invitationId, string memberId, string? webhookId = null, string? deliveryId = null) =>
+            Template.Replace("{t}", tenantId).Replace("{id}", invitationId).Replace("{member}", memberId)
+                .Replace("{webhook}", webhookId ?? CurrentWebhook).Replace("{delivery}", deliveryId ?? UnknownDelivery);
+
+        public bool TakesId => Has("{id}") || Has("{member}") || Has("{webhook}");
 
         public bool Has(string placeholder) => Template.Contains(placeholder, StringComparison.Ordinal);
     }
 
     private static string Fresh() => Scenarios.UniqueEmail("sweep");
+
+    // The tenant's (disabled) webhook endpoint made for the sweep, and a delivery id that names nothing.
+    private static string CurrentWebhook = "0";
+    private const string UnknownDelivery = "987654321";
+    private const string SweepHook = """{"url":"https://192.0.2.1/sweep"}""";
 
     private static readonly Route[] TenantRoutes =
     [
@@ -114,6 +131,31 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         new(Get, "/tenant/{t}/admin/settings"),
         new(Put, "/tenant/{t}/admin/settings", () => """{"displayName":"Renamed by the sweep"}"""),
         new(Get, "/tenant/{t}"),
+        new(Get, "/tenant/{t}/admin/events"),
+        new(Post, "/tenant/{t}/admin/webhooks", () => SweepHook),
+        new(Get, "/tenant/{t}/admin/webhooks"),
+        new(Get, "/tenant/{t}/admin/webhooks/{webhook}"),
+        new(Put, "/tenant/{t}/admin/webhooks/{webhook}", () => """{"description":"Changed by the sweep"}"""),
+        new(Delete, "/tenant/{t}/admin/webhooks/{webhook}"),
+        new(Post, "/tenant/{t}/admin/webhooks/{webhook}/rotate-secret"),
+        new(Post, "/tenant/{t}/admin/webhooks/{webhook}/test"),
+        new(Get, "/tenant/{t}/admin/webhooks/{webhook}/deliveries"),
+        new(Post, "/tenant/{t}/admin/webhooks/{webhook}/deliveries/{delivery}/retry"),
+    ];
+
+    // The platform's endpoints, with {webhook} standing for a platform endpoint's id.
+    private static readonly Route[] PlatformRoutes =
+    [
+        new(Get, "/events"),
+        new(Post, "/webhooks", () => SweepHook),
+        new(Get, "/webhooks"),
+        new(Get, "/webhooks/{webhook}"),
+        new(Put, "/webhooks/{webhook}", () => """{"description":"Changed by the sweep"}"""),
+        new(Delete, "/webhooks/{webhook}"),
+        new(Post, "/webhooks/{webhook}/rotate-secret"),
+        new(Post, "/webhooks/{webhook}/test"),
+        new(Get, "/webhooks/{webhook}/deliveries"),
+        new(Post, "/webhooks/{webhook}/deliveries/{delivery}/retry"),
     ];
 
     // Ids in a path or query, already URL-encoded: words, signs, fractions, overflow, control and invisible characters.
@@ -202,16 +244,17 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         }
 
         // Junk invitation and member ids; ids that are missing, empty, repeated or name nothing in this tenant.
-        foreach (var route in TenantRoutes.Where(r => r.Has("{id}") || r.Has("{member}")))
+        foreach (var route in TenantRoutes.Where(r => r.TakesId))
         {
             var inQuery = route.Template.Contains("?id=", StringComparison.Ordinal);
             foreach (var junk in JunkIds.Where(j => inQuery || j != "%00"))
             {
                 var who = n++ % 7 == 0 ? asNobody : n % 2 == 0 ? asOwner : asAdmin;
-                yield return new Case($"id={Shorten(junk, 20)}", route.Method, route.Fill(t, junk, junk), who.Who, who.Header, route.ValidBody?.Invoke());
+                yield return new Case($"id={Shorten(junk, 20)}", route.Method, route.Fill(t, junk, junk, junk, junk), who.Who, who.Header, route.ValidBody?.Invoke());
             }
-            yield return new Case("unknown id", route.Method, route.Fill(t, "987654321", "987654321"), asOwner.Who, asOwner.Header, route.ValidBody?.Invoke());
-            yield return new Case("id of the other kind", route.Method, route.Fill(t, mid, id), asAdmin.Who, asAdmin.Header, route.ValidBody?.Invoke());
+            yield return new Case("unknown id", route.Method, route.Fill(t, "987654321", "987654321", "987654321"), asOwner.Who, asOwner.Header,
+                route.ValidBody?.Invoke());
+            yield return new Case("id of the other kind", route.Method, route.Fill(t, mid, id, id), asAdmin.Who, asAdmin.Header, route.ValidBody?.Invoke());
             if (inQuery)
             {
                 var bare = route.Template[..route.Template.IndexOf('?')].Replace("{t}", t);
@@ -223,8 +266,37 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
             }
         }
 
+        // The platform's endpoints: bad credentials, a tenant's Owner, junk and unknown ids, another tenant's endpoint.
+        foreach (var route in PlatformRoutes)
+        {
+            var path = route.Fill(t, id, mid, k.PlatformWebhookId.ToString());
+            foreach (var (label, header) in BadTokens.Headers(k.OwnerEmail))
+            {
+                yield return new Case("bad credentials", route.Method, path, label, header, route.ValidBody?.Invoke());
+            }
+            yield return new Case("not a platform admin", route.Method, path, asOwner.Who, asOwner.Header, route.ValidBody?.Invoke());
+            if (route.TakesId)
+            {
+                foreach (var junk in JunkIds.Where(j => j != "%00"))
+                {
+                    yield return new Case($"id={Shorten(junk, 20)}", route.Method, route.Fill(t, id, mid, junk, junk), asAdmin.Who, asAdmin.Header, route.ValidBody?.Invoke());
+                }
+                yield return new Case("unknown id", route.Method, route.Fill(t, id, mid, "987654321"), asAdmin.Who, asAdmin.Header, route.ValidBody?.Invoke());
+                yield return new Case("a tenant's endpoint", route.Method, route.Fill(t, id, mid, CurrentWebhook), asAdmin.Who, asAdmin.Header, route.ValidBody?.Invoke());
+            }
+        }
+        foreach (var tenantFilter in new[] { "0", "-1", "abc", "1.5", "9223372036854775808", "%00", Huge })
+        {
+            yield return new Case($"tenantId={Shorten(tenantFilter, 20)}", Get, $"/events?tenantId={tenantFilter}", asAdmin.Who, asAdmin.Header);
+        }
+        foreach (var type in new[] { "nope", "webhook.test", "", "%00", "INVITATION.CREATED", Huge, "invitation.created%0D%0A" })
+        {
+            yield return new Case($"type={Shorten(type, 20)}", Get, $"/tenant/{t}/admin/events?type={type}", asOwner.Who, asOwner.Header);
+        }
+
         // Junk paging, filter and cursor parameters. A filter that is merely odd may find nothing (200), but never a 5xx.
-        foreach (var list in new[] { $"/tenant/{t}/admin/user/invitation", $"/tenant/{t}/admin/user", $"/tenant/{t}/admin/audit" })
+        foreach (var list in new[] { $"/tenant/{t}/admin/user/invitation", $"/tenant/{t}/admin/user", $"/tenant/{t}/admin/audit", $"/tenant/{t}/admin/events",
+            "/events", $"/tenant/{t}/admin/webhooks/{CurrentWebhook}/deliveries" })
         {
             foreach (var limit in new[] { "abc", "0", "-1", "101", "1.5", "2147483648", "9223372036854775808", "1e2", "0x10", "%00", "%20", "true", "%ED%A0%80", new string('1', 100_000) })
             {
@@ -289,6 +361,9 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
             (Post, "/tenant", "name", () => Obj(("name", S("Sweep")), ("ownerEmail", S(Fresh()))), asAdmin),
             (Post, "/invitation/accept", "token", () => Obj(("token", S(UnknownToken))), asNobody),
             (Post, "/invitation/decline", "token", () => Obj(("token", S(UnknownToken))), asOwner),
+            (Post, $"/tenant/{t}/admin/webhooks", "url", () => SweepHook, asOwner),
+            (Put, $"/tenant/{t}/admin/webhooks/{CurrentWebhook}", "description", () => """{"description":"Changed by the sweep"}""", asOwner),
+            (Post, "/webhooks", "url", () => SweepHook, asAdmin),
         };
         foreach (var (method, path, field, valid, caller) in bodyEndpoints)
         {
@@ -351,6 +426,16 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         {
             yield return new Case("tenant body", Post, "/tenant", asAdmin.Who, asAdmin.Header, body);
         }
+        foreach (var body in WebhookBodies())
+        {
+            yield return new Case("webhook body", Post, $"/tenant/{t}/admin/webhooks", asOwner.Who, asOwner.Header, body);
+            yield return new Case("webhook body", Put, $"/tenant/{t}/admin/webhooks/{CurrentWebhook}", asOwner.Who, asOwner.Header, body);
+        }
+        foreach (var enabled in new[] { "\"yes\"", "1", "{}", "[]", "\"true\"", "null" })
+        {
+            yield return new Case("webhook body", Put, $"/tenant/{t}/admin/webhooks/{CurrentWebhook}", asOwner.Who, asOwner.Header, $"{{\"enabled\":{enabled}}}",
+                MaySucceed: enabled == "null");
+        }
         foreach (var body in TokenBodies())
         {
             yield return new Case("accept body", Post, "/invitation/accept", asNobody.Who, asNobody.Header, body);
@@ -368,9 +453,15 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         {
             yield return new Case("tenantId with CR/LF", route.Method, route.Fill($"{t}%0D%0A", id, mid), asOwner.Who, asOwner.Header, route.ValidBody?.Invoke());
         }
-        foreach (var route in TenantRoutes.Where(r => r.Has("{id}") || r.Has("{member}")))
+        foreach (var route in TenantRoutes.Where(r => r.TakesId))
         {
-            yield return new Case("id with CR/LF", route.Method, route.Fill(t, $"{id}%0D%0A", $"{mid}%0D%0A"), asOwner.Who, asOwner.Header, route.ValidBody?.Invoke());
+            yield return new Case("id with CR/LF", route.Method, route.Fill(t, $"{id}%0D%0A", $"{mid}%0D%0A", $"{CurrentWebhook}%0D%0A"), asOwner.Who,
+                asOwner.Header, route.ValidBody?.Invoke());
+        }
+        foreach (var route in PlatformRoutes.Where(r => r.TakesId))
+        {
+            yield return new Case("id with CR/LF", route.Method, route.Fill(t, id, mid, $"{k.PlatformWebhookId}%0D%0A"), asAdmin.Who, asAdmin.Header,
+                route.ValidBody?.Invoke());
         }
     }
 
@@ -394,6 +485,32 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         .. WrongTypes, "\"\"", "\"Superuser\"", "\"1\"", "\"-1\"", "\"Admin,Member\"", "\"Owner\\u0000\"", "\"\\ud800\"", S(Huge), "\"\\ud83d\\ude00\"",
         "\"Owner,Member\"",
     ];
+
+    // Webhook endpoints: URLs that are not absolute public http(s) ones, types that are not event types, odd descriptions.
+    private static IEnumerable<string> WebhookBodies()
+    {
+        string[] urls =
+        [
+            "\"\"", "\"relative/path\"", "\"/hooks\"", "\"ftp://192.0.2.1/x\"", "\"javascript:alert(1)\"", "\"file:///etc/passwd\"",
+            "\"https://user:pass@192.0.2.1/\"", "\"https://192.0.2.1/\\u0000\"", S("https://192.0.2.1/" + new string('a', 2000)), S(Huge),
+            "\"http://127.0.0.1/\"", "\"http://169.254.169.254/latest\"", "\"http://[::1]/\"", "\"http://10.0.0.1/\"", "\"http://0.0.0.0/\"",
+            "\"https://\\ud800.example/\"", "\"https:///\"", "\"https://192.0.2.1:99999/\"", "\"\\u202ehttps://192.0.2.1/\"",
+        ];
+        foreach (var url in urls.Concat(WrongTypes))
+        {
+            yield return Obj(("url", url));
+        }
+        foreach (var types in new[] { "[]", "[\"nope\"]", "[\"webhook.test\"]", "[\"\"]", "[null]", "[1]", "\"member.added\"", "{}", "[[\"member.added\"]]", S(Huge) })
+        {
+            yield return Obj(("url", SweepHookUrl), ("types", types));
+        }
+        foreach (var description in new[] { S(new string('d', 501)), S(Huge), "\"a\\u0000b\"", "\"two\\nlines\"", "\"\\ud800\"", "123", "{}", "[]" })
+        {
+            yield return Obj(("url", SweepHookUrl), ("description", description));
+        }
+    }
+
+    private const string SweepHookUrl = "\"https://192.0.2.1/sweep\"";
 
     private static IEnumerable<string> InvitationBodies()
     {

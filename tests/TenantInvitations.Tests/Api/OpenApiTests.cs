@@ -6,6 +6,7 @@ namespace TenantInvitations.Tests;
 
 // The OpenAPI document is the user-facing contract: it must describe the seed endpoint, the envelope and every endpoint of API.md
 // well enough for a client generator.
+[Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
 {
     private const string ResendPath = "/tenant/{tenantId}/admin/user/invitation/resend";
@@ -134,6 +135,26 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
     [InlineData("get", "/invitation")]
     [InlineData("post", "/invitation/accept")]
     [InlineData("post", "/invitation/decline")]
+    [InlineData("get", "/tenant/{tenantId}/admin/events")]
+    [InlineData("get", "/events")]
+    [InlineData("post", "/tenant/{tenantId}/admin/webhooks")]
+    [InlineData("get", "/tenant/{tenantId}/admin/webhooks")]
+    [InlineData("get", "/tenant/{tenantId}/admin/webhooks/{id}")]
+    [InlineData("put", "/tenant/{tenantId}/admin/webhooks/{id}")]
+    [InlineData("delete", "/tenant/{tenantId}/admin/webhooks/{id}")]
+    [InlineData("post", "/tenant/{tenantId}/admin/webhooks/{id}/rotate-secret")]
+    [InlineData("post", "/tenant/{tenantId}/admin/webhooks/{id}/test")]
+    [InlineData("get", "/tenant/{tenantId}/admin/webhooks/{id}/deliveries")]
+    [InlineData("post", "/tenant/{tenantId}/admin/webhooks/{id}/deliveries/{deliveryId}/retry")]
+    [InlineData("post", "/webhooks")]
+    [InlineData("get", "/webhooks")]
+    [InlineData("get", "/webhooks/{id}")]
+    [InlineData("put", "/webhooks/{id}")]
+    [InlineData("delete", "/webhooks/{id}")]
+    [InlineData("post", "/webhooks/{id}/rotate-secret")]
+    [InlineData("post", "/webhooks/{id}/test")]
+    [InlineData("get", "/webhooks/{id}/deliveries")]
+    [InlineData("post", "/webhooks/{id}/deliveries/{deliveryId}/retry")]
     public async Task Every_endpoint_of_the_contract_is_documented(string method, string path)
     {
         var operation = Operation(await DocumentAsync(), path, method);
@@ -214,13 +235,55 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
             .Where(o => o.Operation.TryGetProperty("requestBody", out _)).ToList();
 
         Assert.Equal(["post /invitation/accept", "post /invitation/decline", "post /tenant", "post /tenant/{tenantId}/admin/user/invitation",
-            "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role"], withBodies.Select(o => o.Name).Order(StringComparer.Ordinal));
+            "post /tenant/{tenantId}/admin/webhooks", "post /webhooks", "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role",
+            "put /tenant/{tenantId}/admin/webhooks/{id}", "put /webhooks/{id}"], withBodies.Select(o => o.Name).Order(StringComparer.Ordinal));
         foreach (var (name, operation) in withBodies)
         {
             var response = operation.GetProperty("responses").GetProperty("413");
             Assert.Equal("PayloadTooLarge: the body is over 1 MB.", response.GetProperty("description").GetString());
             Assert.EndsWith("/ErrorEnvelope", JsonSchemaOf(response).GetProperty("$ref").GetString());
         }
+    }
+
+    [Theory]
+    [InlineData("/tenant/{tenantId}/admin/webhooks/{id}/deliveries/{deliveryId}/retry", "post")]
+    [InlineData("/tenant/{tenantId}/admin/webhooks/{id}", "put")]
+    public async Task Webhook_operations_take_their_ids_as_int64_path_parameters(string path, string method)
+    {
+        var operation = Operation(await DocumentAsync(), path, method);
+
+        AssertInt64Parameter(operation, "tenantId", "path");
+        AssertInt64Parameter(operation, "id", "path");
+        if (path.Contains("{deliveryId}", StringComparison.Ordinal))
+        {
+            AssertInt64Parameter(operation, "deliveryId", "path");
+        }
+    }
+
+    [Fact]
+    public async Task Every_event_type_is_described_under_the_top_level_webhooks_with_its_body_and_signature_headers()
+    {
+        var document = await DocumentAsync();
+
+        Assert.StartsWith("3.1", document.GetProperty("openapi").GetString());
+        var webhooks = document.GetProperty("webhooks");
+        Assert.Equal(TenantInvitations.Events.EventTypes.All.Select(t => t.Name), webhooks.EnumerateObject().Select(w => w.Name));
+        foreach (var webhook in webhooks.EnumerateObject())
+        {
+            var post = webhook.Value.GetProperty("post");
+            Assert.Equal(["webhook-id", "webhook-signature", "webhook-timestamp"],
+                post.GetProperty("parameters").EnumerateArray().Where(p => p.GetProperty("in").GetString() == "header")
+                    .Select(p => p.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
+            var body = Resolve(document, post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+            var properties = body.GetProperty("properties");
+            Assert.Equal(["actor", "data", "id", "occurredAt", "tenantId", "type"], properties.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+            Assert.Equal([webhook.Name], properties.GetProperty("type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+            Assert.True(post.GetProperty("responses").TryGetProperty("2XX", out _));
+        }
+        var accepted = Resolve(document, webhooks.GetProperty("invitation.accepted").GetProperty("post").GetProperty("requestBody")
+            .GetProperty("content").GetProperty("application/json").GetProperty("schema")).GetProperty("properties").GetProperty("data");
+        var invitationFields = accepted.TryGetProperty("$ref", out _) ? Resolve(document, accepted).GetProperty("properties") : accepted.GetProperty("properties");
+        Assert.True(invitationFields.TryGetProperty("sendCount", out _), "invitation.accepted carries a UserInvitationModel.");
     }
 
     private async Task<JsonElement> DocumentAsync()

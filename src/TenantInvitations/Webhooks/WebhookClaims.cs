@@ -1,0 +1,71 @@
+using Microsoft.EntityFrameworkCore;
+using TenantInvitations.Data;
+
+namespace TenantInvitations.Webhooks;
+
+// How a node claims due deliveries with a lease (like the email outbox), and reserves their send times on the endpoint's row.
+internal static class WebhookClaims
+{
+    // Due deliveries, at most PerEndpoint per endpoint so one busy receiver can't fill the node, skipping rows another node is
+    // claiming right now. The row lock re-checks the row as committed (a claim that committed meanwhile fails it), so the
+    // conditions stand where the lock is taken, not only in the ranking.
+    public static async Task<List<long>> OnPostgresAsync(AppDbContext db, Guid node, DateTime now, DateTime leaseEnds, int room, long[] busy) =>
+        await db.Database.SqlQuery<long>($"""
+            UPDATE webhook_deliveries SET locked_until = {leaseEnds}, locked_by = {node}
+            WHERE id IN (
+                SELECT id FROM webhook_deliveries
+                WHERE id IN (
+                    SELECT id FROM (
+                        SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS nth
+                        FROM webhook_deliveries
+                        WHERE status IN ('Pending', 'Retrying') AND next_attempt_at <= {now}
+                            AND (locked_until IS NULL OR locked_until <= {now}) AND endpoint_id <> ALL({busy})
+                    ) ranked
+                    WHERE nth <= {WebhookOptions.PerEndpoint})
+                AND status IN ('Pending', 'Retrying') AND next_attempt_at <= {now} AND (locked_until IS NULL OR locked_until <= {now})
+                ORDER BY next_attempt_at
+                LIMIT {room}
+                FOR UPDATE SKIP LOCKED)
+            AND status IN ('Pending', 'Retrying') AND next_attempt_at <= {now} AND (locked_until IS NULL OR locked_until <= {now})
+            RETURNING id AS "Value"
+            """).ToListAsync(CancellationToken.None);
+
+    // SQLite has one writer at a time, so the conditional update alone decides; the per-endpoint share is picked beforehand.
+    public static async Task<List<long>> OnSqliteAsync(AppDbContext db, Guid node, DateTime now, DateTime leaseEnds, int room, long[] busy)
+    {
+        var cancellationToken = CancellationToken.None;
+        var due = db.WebhookDeliveries.IgnoreQueryFilters()
+            .Where(d => (d.Status == WebhookDeliveryStatus.Pending || d.Status == WebhookDeliveryStatus.Retrying) && d.NextAttemptAt <= now
+                && (d.LockedUntil == null || d.LockedUntil <= now));
+        var candidates = await due.Where(d => !busy.Contains(d.EndpointId)).OrderBy(d => d.NextAttemptAt).ThenBy(d => d.Id)
+            .Select(d => new { d.Id, d.EndpointId }).Take(room * WebhookOptions.PerEndpoint).ToListAsync(cancellationToken);
+        var picked = candidates.GroupBy(c => c.EndpointId).SelectMany(g => g.Take(WebhookOptions.PerEndpoint)).Take(room).Select(c => c.Id).ToList();
+        if (picked.Count == 0)
+        {
+            return [];
+        }
+        using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
+        await due.Where(d => picked.Contains(d.Id))
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.LockedUntil, leaseEnds).SetProperty(d => d.LockedBy, node), cancellationToken);
+        return await db.WebhookDeliveries.IgnoreQueryFilters().Where(d => d.LockedBy == node && d.LockedUntil == leaseEnds && picked.Contains(d.Id))
+            .Select(d => d.Id).ToListAsync(cancellationToken);
+    }
+
+    // The pace across nodes: reserves `count` consecutive slots of 1/MaxPerSecondPerEndpoint s on the endpoint's row, from now or
+    // from where earlier reservations (of any node) end, and answers the first slot (UTC ticks).
+    public static async Task<long> ReservePaceAsync(AppDbContext db, long endpointId, int count, int perSecond, TimeProvider wall)
+    {
+        var cancellationToken = CancellationToken.None;
+        var interval = TimeSpan.TicksPerSecond / perSecond;
+        var now = wall.GetUtcNow().UtcTicks;
+        var reserved = count * interval;
+        using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var endpoint = db.WebhookEndpoints.IgnoreQueryFilters().Where(e => e.Id == endpointId);
+        await endpoint.ExecuteUpdateAsync(s => s.SetProperty(e => e.NextSendTicks, e => (e.NextSendTicks > now ? e.NextSendTicks : now) + reserved),
+            cancellationToken);
+        var end = await endpoint.Select(e => e.NextSendTicks).FirstOrDefaultAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return end - reserved;
+    }
+}

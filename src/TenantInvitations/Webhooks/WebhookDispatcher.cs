@@ -1,0 +1,333 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+using TenantInvitations.Api;
+using TenantInvitations.Data;
+
+namespace TenantInvitations.Webhooks;
+
+// Wakes the webhook dispatcher at once when a test send or a manual retry is queued.
+internal sealed class WebhookSignal : Signal;
+
+// Delivers webhooks at least once. Each round it fans new feed events out into deliveries (WebhookFanOut), then claims due
+// deliveries with a lease, as the email outbox does, so nodes share the work and a dead node's claims come back when their lease
+// runs out. Each claimed delivery goes out on its endpoint's lane (WebhookLane: concurrency, pace, circuit breaker) and its
+// outcome is recorded only while this node still owns it.
+internal sealed class WebhookDispatcher(
+    IDbContextFactory<AppDbContext> contexts, WebhookFanOut fanOut, WebhookSender sender, WebhookSecrets secrets, WebhookSignal signal,
+    TimeProvider clock, IOptions<WebhookOptions> options, IHostApplicationLifetime lifetime, ILogger<WebhookDispatcher> logger) : BackgroundService
+{
+    // The pace is about the load on a receiver, so it runs on real time whatever clock the service's rules use.
+    private static readonly TimeProvider Wall = TimeProvider.System;
+
+    private readonly Guid node = Guid.NewGuid();
+    private readonly ConcurrentDictionary<long, WebhookLane> lanes = new();
+    // The deliveries this node holds, by endpoint, and the tasks delivering them.
+    private readonly ConcurrentDictionary<long, int> held = new();
+    private readonly ConcurrentDictionary<Task, bool> running = new();
+    private bool databaseDown;
+
+    private WebhookOptions Settings => options.Value;
+
+    // Whether this node leaves the endpoint's deliveries alone for now (its circuit is open or its probe is out).
+    public bool IsResting(long endpointId) => lanes.TryGetValue(endpointId, out var lane) && lane.IsResting;
+
+    protected override async Task ExecuteAsync(CancellationToken hostStopping)
+    {
+        // No new claims once a stop begins; what is in flight finishes (each attempt is bounded by Webhooks:Timeout).
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, lifetime.ApplicationStopping);
+        var stoppingToken = stopping.Token;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var started = 0;
+            try
+            {
+                await fanOut.RunAsync(stoppingToken);
+                started = await ClaimAsync(stoppingToken);
+                if (databaseDown)
+                {
+                    databaseDown = false;
+                    logger.LogInformation("The database is back; webhook deliveries resumed.");
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception) when (Storage.IsUnavailable(exception))
+            {
+                if (!databaseDown)
+                {
+                    databaseDown = true;
+                    logger.LogWarning("The database is unavailable ({Reason}); webhook deliveries will resume when it is back.", exception.Message);
+                }
+            }
+            catch (Exception exception)
+            {
+                logger.LogError(exception, "The webhook dispatcher failed a round; it will try again.");
+            }
+            if (started == 0)
+            {
+                try
+                {
+                    await signal.WaitAsync(Settings.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        await Task.WhenAll(running.Keys);
+    }
+
+    // Claims what this node has room for and starts delivering it; returns how many.
+    private async Task<int> ClaimAsync(CancellationToken stoppingToken)
+    {
+        var room = Settings.MaxConcurrent - running.Count;
+        if (room <= 0)
+        {
+            return 0;
+        }
+        // Once started the claim is not cancelled (as in the email dispatcher): a claim nobody knows it made waits out its lease.
+        var cancellationToken = CancellationToken.None;
+        var now = clock.UtcNow();
+        var leaseEnds = now + Settings.LeaseDuration;
+        // Endpoints this node has its share of in flight, and endpoints that rest between probes: nothing of theirs is claimed.
+        var busy = held.Where(h => h.Value >= WebhookOptions.PerEndpoint).Select(h => h.Key)
+            .Concat(lanes.Where(l => l.Value.IsResting).Select(l => l.Key)).Distinct().ToArray();
+        await using var db = contexts.CreateDbContext();
+        var claimed = db.Database.IsNpgsql()
+            ? await WebhookClaims.OnPostgresAsync(db, node, now, leaseEnds, room, busy)
+            : await WebhookClaims.OnSqliteAsync(db, node, now, leaseEnds, room, busy);
+        if (claimed.Count == 0)
+        {
+            return 0;
+        }
+        var deliveries = await db.WebhookDeliveries.IgnoreQueryFilters().AsNoTracking().Where(d => claimed.Contains(d.Id)).ToListAsync(cancellationToken);
+        var endpointIds = deliveries.Select(d => d.EndpointId).Distinct().ToList();
+        var endpoints = await db.WebhookEndpoints.IgnoreQueryFilters().AsNoTracking().Where(e => endpointIds.Contains(e.Id))
+            .ToDictionaryAsync(e => e.Id, cancellationToken);
+        var eventIds = deliveries.Select(d => d.EventId).Distinct().ToList();
+        var bodies = (await db.Events.IgnoreQueryFilters().AsNoTracking().Where(e => eventIds.Contains(e.Id)).ToListAsync(cancellationToken))
+            .ToDictionary(e => e.Id, e => JsonSerializer.Serialize(e.ToModel(), ApiJson.Options));
+        var slots = new Dictionary<long, long>();
+        foreach (var group in deliveries.GroupBy(d => d.EndpointId).Where(g => endpoints.ContainsKey(g.Key)))
+        {
+            slots[group.Key] = await WebhookClaims.ReservePaceAsync(db, group.Key, group.Count(), Settings.MaxPerSecondPerEndpoint, Wall);
+        }
+        var interval = TimeSpan.TicksPerSecond / Settings.MaxPerSecondPerEndpoint;
+        foreach (var delivery in deliveries)
+        {
+            if (!endpoints.TryGetValue(delivery.EndpointId, out var endpoint) || !bodies.TryGetValue(delivery.EventId, out var body))
+            {
+                continue; // its endpoint was deleted a moment ago, and the delivery with it
+            }
+            held.AddOrUpdate(endpoint.Id, 1, (_, n) => n + 1);
+            var slot = new DateTimeOffset(slots[endpoint.Id], TimeSpan.Zero);
+            slots[endpoint.Id] += interval;
+            var task = DeliverAsync(delivery, endpoint, body, slot, stoppingToken);
+            running[task] = true;
+            _ = task.ContinueWith(done =>
+            {
+                running.TryRemove(done, out _);
+                held.AddOrUpdate(endpoint.Id, 0, (_, n) => n - 1);
+                signal.Notify(); // room for another claim
+            }, TaskScheduler.Default);
+        }
+        return deliveries.Count;
+    }
+
+    private async Task DeliverAsync(WebhookDelivery delivery, WebhookEndpoint endpoint, string body, DateTimeOffset slot, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        var lane = LaneFor(endpoint);
+        try
+        {
+            await lane.Slots.WaitAsync(stoppingToken);
+            try
+            {
+                // A slot far ahead (other nodes reserved many) is not waited for under a lease: back in the queue for then, untried.
+                var wait = slot - Wall.GetUtcNow();
+                if (wait > Settings.LeaseDuration / 2)
+                {
+                    await PutBackAsync(delivery, clock.UtcNow() + wait);
+                    return;
+                }
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, Wall, stoppingToken);
+                }
+                string[] keys;
+                try
+                {
+                    keys = secrets.Unprotect(endpoint.SigningSecrets(clock.UtcNow()));
+                }
+                catch (CryptographicException)
+                {
+                    await GiveUpAsync(delivery, endpoint,
+                        "Its signing secret could not be decrypted (the Data Protection keys changed). Rotate the secret, then enable it again.");
+                    return;
+                }
+                WebhookAttempt attempt;
+                try
+                {
+                    attempt = await lane.Breaker.ExecuteAsync(
+                        async _ => await sender.SendAsync(endpoint.Url, keys, delivery.EventId, body), CancellationToken.None);
+                }
+                catch (BrokenCircuitException open)
+                {
+                    // Not tried: the endpoint is down. No attempt is counted; it waits for the circuit's next probe.
+                    lane.HoldBack(delivery.Id);
+                    await PutBackAsync(delivery, lane.IsPaused ? clock.UtcNow() + (open.RetryAfter ?? TimeSpan.FromSeconds(1)) : clock.UtcNow());
+                    await ReleaseHeldBackAsync(lane);
+                    return;
+                }
+                await RecordAsync(delivery, endpoint, attempt);
+                await ReleaseHeldBackAsync(lane);
+            }
+            finally
+            {
+                lane.Slots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            await PutBackAsync(delivery, delivery.NextAttemptAt); // not tried: back in the queue at once rather than after the lease
+        }
+        catch (Exception exception)
+        {
+            // Never let one delivery stop the others; its lease runs out and it is tried again.
+            logger.LogError(exception, "Webhook delivery {DeliveryId} to endpoint {EndpointId} failed unexpectedly.", delivery.Id, endpoint.Id);
+        }
+    }
+
+    // The attempt, the delivery's next step and the endpoint's health, in one transaction, and only while this node owns the delivery.
+    private async Task RecordAsync(WebhookDelivery delivery, WebhookEndpoint endpoint, WebhookAttempt attempt)
+    {
+        var cancellationToken = CancellationToken.None;
+        var now = clock.UtcNow();
+        await using var db = contexts.CreateDbContext();
+        using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var current = await db.WebhookEndpoints.IgnoreQueryFilters().FirstOrDefaultAsync(e => e.Id == endpoint.Id, cancellationToken);
+        if (current is null)
+        {
+            return; // deleted meanwhile, with its deliveries
+        }
+        db.Attach(delivery);
+        string? disabled = null;
+        if (attempt.Succeeded)
+        {
+            delivery.Succeeded(attempt.Status!.Value, attempt.ResponseBody, attempt.DurationMs, now);
+            current.FailingSince = null;
+        }
+        else if (attempt.Gone)
+        {
+            delivery.FailedForGood(attempt.Status, attempt.Error!, attempt.ResponseBody, attempt.DurationMs, now);
+            disabled = current.Enabled ? "The endpoint answered 410 Gone." : null;
+        }
+        else
+        {
+            current.FailingSince ??= now;
+            if (current.Enabled && now - current.FailingSince >= WebhookEndpoint.DisableAfterFailing)
+            {
+                disabled = $"Every attempt failed for {WebhookEndpoint.DisableAfterFailing.TotalDays:0} days, "
+                    + $"since {current.FailingSince:yyyy-MM-dd HH:mm} UTC.";
+            }
+            if (!current.Enabled || disabled is not null)
+            {
+                delivery.FailedForGood(attempt.Status, $"{attempt.Error} Not retried: the endpoint is disabled.", attempt.ResponseBody,
+                    attempt.DurationMs, now);
+            }
+            else
+            {
+                delivery.Failed(attempt.Status, attempt.Error!, attempt.ResponseBody, attempt.DurationMs, now, Random.Shared.NextDouble(), attempt.RetryAfter);
+            }
+        }
+        if (disabled is not null)
+        {
+            await WebhookEndpoints.DisableAsync(db, current, disabled, now, cancellationToken);
+        }
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            logger.LogWarning("Webhook delivery {DeliveryId} was taken over by another node after its lease ran out; its outcome here is not recorded.",
+                delivery.Id);
+            return;
+        }
+        await transaction.CommitAsync(cancellationToken);
+        if (disabled is not null)
+        {
+            logger.LogWarning("Webhook endpoint {EndpointId} ({Host}) was disabled: {Reason}", endpoint.Id, HostOf(endpoint.Url), disabled);
+        }
+    }
+
+    // One lane per endpoint and URL: a changed URL is another destination, which starts with a closed circuit.
+    private WebhookLane LaneFor(WebhookEndpoint endpoint) => lanes.AddOrUpdate(endpoint.Id,
+        id => new WebhookLane(id, endpoint.Url, clock, logger),
+        (id, lane) => lane.Url == endpoint.Url ? lane : new WebhookLane(id, endpoint.Url, clock, logger));
+
+    // Once the endpoint is back (its circuit closed), what was held back untried while it was down goes now; a retry scheduled
+    // after a failed attempt keeps its time.
+    private async Task ReleaseHeldBackAsync(WebhookLane lane)
+    {
+        if (lane.IsPaused || lane.TakeHeldBack() is not { Length: > 0 } ids)
+        {
+            return;
+        }
+        var now = clock.UtcNow();
+        await using var db = contexts.CreateDbContext();
+        await db.WebhookDeliveries.IgnoreQueryFilters()
+            .Where(d => ids.Contains(d.Id) && (d.Status == WebhookDeliveryStatus.Pending || d.Status == WebhookDeliveryStatus.Retrying)
+                && d.NextAttemptAt > now && d.LockedBy == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, now), CancellationToken.None);
+        signal.Notify();
+    }
+
+    // A delivery that can't be sent at all: failed without an attempt, and its endpoint disabled saying why.
+    private async Task GiveUpAsync(WebhookDelivery delivery, WebhookEndpoint endpoint, string reason)
+    {
+        var now = clock.UtcNow();
+        await using var db = contexts.CreateDbContext();
+        using var writer = await SqliteWriters.EnterAsync(db, CancellationToken.None);
+        await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
+        var current = await db.WebhookEndpoints.IgnoreQueryFilters().FirstOrDefaultAsync(e => e.Id == endpoint.Id, CancellationToken.None);
+        db.Attach(delivery);
+        delivery.GiveUp($"Not sent. {reason}");
+        if (current is { Enabled: true })
+        {
+            await WebhookEndpoints.DisableAsync(db, current, reason, now, CancellationToken.None);
+            logger.LogWarning("Webhook endpoint {EndpointId} ({Host}) was disabled: {Reason}", endpoint.Id, HostOf(endpoint.Url), reason);
+        }
+        await db.SaveChangesAsync(CancellationToken.None);
+        await transaction.CommitAsync(CancellationToken.None);
+    }
+
+    // Gives a delivery back without counting an attempt, to be claimed again from `at`.
+    private async Task PutBackAsync(WebhookDelivery delivery, DateTime at)
+    {
+        await using var db = contexts.CreateDbContext();
+        await db.WebhookDeliveries.IgnoreQueryFilters().Where(d => d.Id == delivery.Id && d.LockedBy == node)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, at).SetProperty(d => d.LockedUntil, (DateTime?)null)
+                .SetProperty(d => d.LockedBy, (Guid?)null), CancellationToken.None);
+    }
+
+    // Logs name an endpoint by its id and host, never its path or query, which may hold the receiver's own key.
+    private static string HostOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : "?";
+
+    public override void Dispose()
+    {
+        foreach (var lane in lanes.Values)
+        {
+            lane.Dispose();
+        }
+        base.Dispose();
+    }
+}
