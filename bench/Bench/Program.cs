@@ -263,13 +263,15 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                     {
                         ["tenants"] = $"{options.Tenants}", ["clients"] = $"{connections}", ["n"] = "0",
                         ["pool_first"] = $"{(scenario == "resend" ? resend.Take(perSecond * seconds) : 0)}", ["pool_base"] = $"{Seed.ResendBase}",
-                        ["id_base"] = $"{1_000_000_000_000L + ++invocation * 10_000_000_000L}",
+                        ["id_base"] = $"{1_000_000_000_000L + ++invocation * 100_000_000_000L}", // 4 ids per transaction, 32 clients of 1e8 each
                         ["sub"] = Seed.AdminSubject, ["admin_email"] = Seed.AdminEmail, ["now"] = Time(now), ["hour_ago"] = Time(now.AddHours(-1)),
                         ["expires"] = Time(now.AddDays(7)), ["recent_sends"] = $"{{\"{Time(now)}\"}}", ["quota_offset"] = "999",
                         ["protected_token"] = new string('P', 190), ["trace_id"] = new string('a', 32), ["client_address"] = "127.0.0.1",
                         ["created_action"] = "invitation.created", ["resent_action"] = "invitation.resent", ["created_details"] = "role Member",
                         ["resent_details"] = "send 2", ["target_type"] = "invitation", ["queued"] = "Queued", ["pending"] = "Pending",
                         ["member"] = "Member", ["locale"] = "en", ["validity_days"] = "7", ["zero"] = "0", ["one"] = "1", ["false"] = "false",
+                        // The event's data: the invitation's model, about this long in the service.
+                        ["event_data"] = $"{{\"model\":\"{new string('m', 560)}\"}}",
                     };
                     var measured = await PgBench.RunAsync(script, measure ? $"pgbench_{scenario}" : scenario, options.PostgresPort, database.Name, connections, seconds, variables);
                     if (!measure)

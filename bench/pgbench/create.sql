@@ -3,15 +3,16 @@
 -- JSON console logs with scopes, one request); bench/Bench/SqlCapture.cs captures it again at every run and compares.
 -- Where the service sends a parameter, this sends a pgbench variable; parameters the service sends as NULL are NULL.
 -- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
--- Npgsql sends BEGIN with the next statement and the three inserts as one batch: pipelines do the same here.
+-- Npgsql sends BEGIN with the next statement and the four inserts as one batch: pipelines do the same here.
 -- n counts this client's transactions (pgbench keeps a client's variables from one transaction to the next): new ids
 -- grow as the service's do, and every address is new.
 \set n :n + 1
 \set k :client_id + :clients * :n
 \set tenant 1 + :k % :tenants
-\set invitation_id :id_base + 3 * (:client_id * 100000000 + :n)
+\set invitation_id :id_base + 4 * (:client_id * 100000000 + :n)
 \set outbox_id :invitation_id + 1
 \set audit_id :invitation_id + 2
+\set event_id :invitation_id + 3
 \set hash random(1000000000000000000, 9000000000000000000)
 \set email :invitation_id
 SELECT m.role, u.subject IS NULL
@@ -44,8 +45,10 @@ LIMIT 1 OFFSET :quota_offset;
 \startpipeline
 INSERT INTO audit_events (id, action, actor_email, actor_is_platform_admin, actor_subject, client_address, details, occurred_at, target_id, target_type, tenant_id, trace_id)
 VALUES (:audit_id, :created_action, :admin_email, :false, :sub, :client_address, :created_details, :now, :invitation_id, :target_type, :tenant, :trace_id);
-INSERT INTO invitations (id, accepted_at, accepted_user_id, created_at, declined_at, delivery_attempts, delivery_last_attempt_at, delivery_last_error, delivery_outbox_id, delivery_status, email, expires_at, invited_by, last_sent_at, locale, message, normalized_email, recent_sends, revoked_at, role, send_count, status, tenant_id, token_hash, validity_days, version)
-VALUES (:invitation_id, NULL, NULL, :now, NULL, :zero, NULL, NULL, :outbox_id, :queued, :email, :expires, :admin_email, :now, :locale, NULL, :email, :recent_sends, NULL, :member, :one, :pending, :tenant, :hash, :validity_days, :zero);
+INSERT INTO events (id, actor_email, actor_is_platform_admin, actor_subject, data, occurred_at, position, tenant_id, trace_id, type)
+VALUES (:event_id, :admin_email, :false, :sub, :event_data, :now, NULL, :tenant, :trace_id, :created_action);
+INSERT INTO invitations (id, accepted_at, accepted_user_id, created_at, declined_at, delivery_attempts, delivery_last_attempt_at, delivery_last_error, delivery_outbox_id, delivery_status, email, expires_at, expiry_announced, invited_by, last_sent_at, locale, message, normalized_email, recent_sends, revoked_at, role, send_count, status, tenant_id, token_hash, validity_days, version)
+VALUES (:invitation_id, NULL, NULL, :now, NULL, :zero, NULL, NULL, :outbox_id, :queued, :email, :expires, :false, :admin_email, :now, :locale, NULL, :email, :recent_sends, NULL, :member, :one, :pending, :tenant, :hash, :validity_days, :zero);
 INSERT INTO outbox_messages (id, attempts, created_at, invitation_id, last_attempt_at, last_error, locked_by, locked_until, message_id, next_attempt_at, protected_token, sent_at, status, tenant_id)
 VALUES (:outbox_id, :zero, :now, :invitation_id, NULL, NULL, NULL, NULL, :outbox_id, :now, :protected_token, NULL, :queued, :tenant);
 \endpipeline

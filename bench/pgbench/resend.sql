@@ -5,15 +5,16 @@
 -- EF Core updates only the columns that change: this is the resend of an invitation with no last delivery attempt time,
 -- as in the seeded pool (one with such a time also clears delivery_last_attempt_at).
 -- The service has Npgsql prepare its statements (docs/benchmarks.md), so pgbench runs with -M prepared.
--- Npgsql sends BEGIN with the next statement and the four writes as one batch: pipelines do the same here.
+-- Npgsql sends BEGIN with the next statement and the five writes as one batch: pipelines do the same here.
 -- n counts this client's transactions (pgbench keeps a client's variables from one transaction to the next): each
 -- resend takes a row of the pool no other resend took, and new ids grow as the service's do.
 \set n :n + 1
 \set k :pool_first + :client_id + :clients * :n
 \set id :pool_base + :k
 \set tenant 1 + :k % :tenants
-\set outbox_id :id_base + 2 * (:client_id * 100000000 + :n)
+\set outbox_id :id_base + 3 * (:client_id * 100000000 + :n)
 \set audit_id :outbox_id + 1
+\set event_id :outbox_id + 2
 \set hash random(1000000000000000000, 9000000000000000000)
 SELECT m.role, u.subject IS NULL
 FROM memberships AS m
@@ -21,7 +22,7 @@ INNER JOIN users AS u ON m.user_id = u.id
 WHERE m.tenant_id = :tenant AND (u.subject = :sub OR (u.subject IS NULL AND u.normalized_email = :admin_email))
 ORDER BY u.subject IS NULL
 LIMIT 1;
-SELECT i.id, i.accepted_at, i.accepted_user_id, i.created_at, i.declined_at, i.delivery_attempts, i.delivery_last_attempt_at, i.delivery_last_error, i.delivery_outbox_id, i.delivery_status, i.email, i.expires_at, i.invited_by, i.last_sent_at, i.locale, i.message, i.normalized_email, i.recent_sends, i.revoked_at, i.role, i.send_count, i.status, i.tenant_id, i.token_hash, i.validity_days, i.version, (
+SELECT i.id, i.accepted_at, i.accepted_user_id, i.created_at, i.declined_at, i.delivery_attempts, i.delivery_last_attempt_at, i.delivery_last_error, i.delivery_outbox_id, i.delivery_status, i.email, i.expires_at, i.expiry_announced, i.invited_by, i.last_sent_at, i.locale, i.message, i.normalized_email, i.recent_sends, i.revoked_at, i.role, i.send_count, i.status, i.tenant_id, i.token_hash, i.validity_days, i.version, (
     SELECT t.emails_per_hour
     FROM tenants AS t
     WHERE t.id = i.tenant_id
@@ -43,6 +44,8 @@ LIMIT 1 OFFSET :quota_offset;
 \startpipeline
 INSERT INTO audit_events (id, action, actor_email, actor_is_platform_admin, actor_subject, client_address, details, occurred_at, target_id, target_type, tenant_id, trace_id)
 VALUES (:audit_id, :resent_action, :admin_email, :false, :sub, :client_address, :resent_details, :now, :id, :target_type, :tenant, :trace_id);
+INSERT INTO events (id, actor_email, actor_is_platform_admin, actor_subject, data, occurred_at, position, tenant_id, trace_id, type)
+VALUES (:event_id, :admin_email, :false, :sub, :event_data, :now, NULL, :tenant, :trace_id, :resent_action);
 UPDATE invitations SET delivery_attempts = :zero, delivery_outbox_id = :outbox_id, delivery_status = :queued, expires_at = :expires, last_sent_at = :now, recent_sends = :recent_sends, send_count = :send_count, token_hash = :hash, version = :new_version
 WHERE id = :id AND version = :old_version;
 INSERT INTO outbox_messages (id, attempts, created_at, invitation_id, last_attempt_at, last_error, locked_by, locked_until, message_id, next_attempt_at, protected_token, sent_at, status, tenant_id)
