@@ -11,6 +11,9 @@ internal sealed record Measurement(string Provider, string Scenario, int Connect
 {
     public long Succeeded => Requests - Failed;
 
+    // The slowest request that completed (wrk only).
+    public double Max { get; init; } = double.NaN;
+
     // CPU time per request (ms) over the run: the service process, PostgreSQL's processes, everything else (the load generator).
     public Cpu.PerRequest? Cost { get; set; }
 }
@@ -111,6 +114,7 @@ internal static partial class Wrk
             Get("requests"), failed, "wrk")
         {
             Cost = before is null || after is null ? null : Cpu.Per(before, after, Get("requests")),
+            Max = Get("max_us") / 1000.0,
         };
     }
 }

@@ -188,6 +188,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 $"outbox {counts.Outbox}, sends beyond the seed {counts.Sends - counts.SeededSends}");
             Latencies.Add(LatencyOf(provider, await database.QueuedBetweenAsync(createFrom, createTo)));
             PeakRss[provider] = service.PeakRssMb();
+            ExpectConcurrencyHelps(provider);
         }
 
         if (provider == "Postgres")
@@ -370,13 +371,27 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 environment["BENCH_FIRST"] = $"{take(perSecond * seconds)}";
                 environment["BENCH_RUN"] = $"{environment.GetValueOrDefault("BENCH_RUN", scenario)}-{(measure ? "m" : "w")}";
             }
+            using var sampling = new CancellationTokenSource();
+            var samples = measure ? SampleActivityAsync(sampling.Token) : Task.FromResult(new List<string>());
             var measured = await Wrk.RunAsync(options.Scripts, provider, scenario, script, service.BaseUrl, connections, seconds, environment, options.Work, service.ProcessId);
+            await sampling.CancelAsync();
+            var activity = await samples;
             succeeded += measured.Succeeded;
+            if (measure && (measured.Requests < MinimumRequests || measured.Max > SlowestAllowed.TotalMilliseconds))
+            {
+                // What the database was doing meanwhile, to find the cause of a stall.
+                Progress($"{provider} {scenario} c{connections} stalled; PostgreSQL's busy sessions during the run:\n{string.Join("\n--\n", activity)}");
+            }
             if (measure)
             {
                 Measurements.Add(measured);
                 Progress($"{provider} {scenario} c{connections}: {measured.Throughput:0} req/s, p50 {measured.P50:0.00} ms, p99 {measured.P99:0.00} ms, {measured.Failed} failed, cpu/req {measured.Cost}");
                 Expect(provider, $"{scenario} c{connections}: no failed request", measured.Failed == 0, $"{measured.Failed} of {measured.Requests}");
+                // A run that stalls fails no request: it completes few, or some take seconds.
+                Expect(provider, $"{scenario} c{connections}: at least {MinimumRequests} requests", measured.Requests >= MinimumRequests,
+                    $"{measured.Requests} in {options.Seconds} s");
+                Expect(provider, $"{scenario} c{connections}: no request over {SlowestAllowed.TotalSeconds:0} s",
+                    measured.Max <= SlowestAllowed.TotalMilliseconds, $"the slowest took {measured.Max:0} ms");
             }
         }
         return succeeded;
@@ -387,6 +402,47 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
     // never fewer.
     private static bool Answered(long inDatabase, long answered, int connections) =>
         inDatabase >= answered && inDatabase <= answered + 2 * (connections + 1);
+
+    // Every half second of a measured run, what PostgreSQL's busy sessions wait on (distinct snapshots, in order).
+    private async Task<List<string>> SampleActivityAsync(CancellationToken stop)
+    {
+        var seen = new List<string>();
+        while (!stop.IsCancellationRequested && current is { } database)
+        {
+            try
+            {
+                var now = await database.ActivityAsync();
+                if (now.Length > 0 && (seen.Count == 0 || seen[^1] != now))
+                {
+                    seen.Add($"[{DateTime.UtcNow:HH:mm:ss.f}] {now}");
+                }
+                await Task.Delay(500, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        return seen;
+    }
+
+    private const int MinimumRequests = 100;
+    private static readonly TimeSpan SlowestAllowed = TimeSpan.FromSeconds(2);
+
+    // With 32 connections a scenario does at least half of what it does with 1: less means requests wait on each other.
+    private void ExpectConcurrencyHelps(string provider)
+    {
+        foreach (var scenario in Measurements.Where(m => m.Provider == provider && m.Tool == "wrk").Select(m => m.Scenario).Distinct())
+        {
+            var one = Measurements.FirstOrDefault(m => m.Provider == provider && m.Scenario == scenario && m.Tool == "wrk" && m.Connections == 1);
+            var many = Measurements.FirstOrDefault(m => m.Provider == provider && m.Scenario == scenario && m.Tool == "wrk" && m.Connections == 32);
+            if (one is not null && many is not null)
+            {
+                Expect(provider, $"{scenario} c32: at least half the throughput of c1", many.Throughput >= one.Throughput / 2,
+                    $"{many.Throughput:0} req/s at 32 connections, {one.Throughput:0} at 1");
+            }
+        }
+    }
 
     private void Expect(string provider, string name, bool passed, string detail)
     {
@@ -450,6 +506,14 @@ internal sealed class Database
     }
 
     public record Counts(long Invitations, long Outbox, long Sends, long SeededSends, long Accepted, long Members, long DuplicatePending);
+
+    // PostgreSQL's sessions on this database that are not idle, with what they wait on: sampled during a run, shown when it stalls.
+    public Task<string> ActivityAsync() => postgres is null ? Task.FromResult("") : WithCommandAsync("""
+        SELECT coalesce(string_agg(format('%s %s/%s %s', state, coalesce(wait_event_type, '-'), coalesce(wait_event, '-'),
+            left(regexp_replace(query, '\s+', ' ', 'g'), 140)), E'\n' ORDER BY query), '')
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
+        """, async c => (string)(await c.ExecuteScalarAsync())!);
 
     public Task<Counts> CountsAsync() => WithCommandAsync("""
         SELECT (SELECT count(*) FROM invitations),
