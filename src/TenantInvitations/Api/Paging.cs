@@ -8,26 +8,38 @@ namespace TenantInvitations.Api;
 // A keyset position: the sort time and id of the last row of the previous page.
 internal readonly record struct Cursor(DateTime At, long Id)
 {
-    public string Encode() => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(
-        string.Create(CultureInfo.InvariantCulture, $"{At.Ticks}.{Id}")));
+    public string Encode() => CursorText.Encode(null, At.Ticks, Id);
 
     public static bool TryDecode(string value, out Cursor cursor)
     {
-        cursor = default;
-        if (value.Length > 64 || !Base64Url.IsValid(value))
+        var valid = CursorText.TryDecode(value, null, out var ticks, out var id) && ticks <= DateTime.MaxValue.Ticks;
+        cursor = valid ? new Cursor(new DateTime(ticks, DateTimeKind.Utc), id) : default;
+        return valid;
+    }
+}
+
+// The text of an opaque cursor: two non-negative numbers joined by a dot, after a version tag if it has one, in base64url.
+// Anything else (too long, not base64url, another tag, a sign, a number out of range) does not decode.
+internal static class CursorText
+{
+    private const int MaxLength = 80;
+
+    public static string Encode(string? tag, long first, long second) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(tag is null
+        ? string.Create(CultureInfo.InvariantCulture, $"{first}.{second}")
+        : string.Create(CultureInfo.InvariantCulture, $"{tag}.{first}.{second}")));
+
+    public static bool TryDecode(string value, string? tag, out long first, out long second)
+    {
+        first = second = 0;
+        if (value.Length > MaxLength || !Base64Url.IsValid(value))
         {
             return false;
         }
         var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(value)).Split('.');
-        if (parts.Length == 2
-            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
-            && ticks is >= 0 and <= 3155378975999999999
-            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-        {
-            cursor = new Cursor(new DateTime(ticks, DateTimeKind.Utc), id);
-            return true;
-        }
-        return false;
+        var numbers = parts.AsSpan(tag is null ? 0 : 1);
+        return (tag is null ? parts.Length == 2 : parts.Length == 3 && parts[0] == tag)
+            && long.TryParse(numbers[0], NumberStyles.None, CultureInfo.InvariantCulture, out first)
+            && long.TryParse(numbers[1], NumberStyles.None, CultureInfo.InvariantCulture, out second);
     }
 }
 

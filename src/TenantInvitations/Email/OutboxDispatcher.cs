@@ -13,54 +13,17 @@ namespace TenantInvitations.Email;
 internal sealed class OutboxDispatcher(
     IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer, IdGenerator ids,
     OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
-    IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : BackgroundService
+    IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : PeriodicWork(lifetime, logger)
 {
     private readonly Guid node = Guid.NewGuid();
-    private bool databaseDown;
     private EmailOptions Settings => options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken hostStopping)
-    {
-        // A stop begins with ApplicationStopping, while the requests in flight drain and before hosted services are stopped:
-        // no new claims from that moment.
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, lifetime.ApplicationStopping);
-        var stoppingToken = stopping.Token;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var handled = 0;
-            try
-            {
-                handled = await DispatchBatchAsync(stoppingToken);
-                if (databaseDown)
-                {
-                    databaseDown = false;
-                    logger.LogInformation("The database is back; the outbox dispatcher resumed.");
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception exception) when (Storage.IsUnavailable(exception))
-            {
-                // One warning per outage rather than an error with a stack trace at every poll; each poll tries again.
-                if (!databaseDown)
-                {
-                    databaseDown = true;
-                    logger.LogWarning("The database is unavailable ({Reason}); the outbox dispatcher will keep trying every {PollInterval}.",
-                        exception.Message, Settings.PollInterval);
-                }
-            }
-            catch (Exception exception)
-            {
-                logger.LogError(exception, "The outbox dispatcher failed a batch; it will try again.");
-            }
-            if (handled == 0)
-            {
-                await signal.WaitAsync(Settings.PollInterval, stoppingToken);
-            }
-        }
-    }
+    protected override string Name => "the outbox dispatcher";
+    protected override TimeSpan Interval => Settings.PollInterval;
+
+    public override async Task<bool> RunBatchAsync(CancellationToken cancellationToken) => await DispatchBatchAsync(cancellationToken) > 0;
+
+    protected override Task WaitAsync(CancellationToken cancellationToken) => signal.WaitAsync(Interval, cancellationToken);
 
     public async Task<int> DispatchBatchAsync(CancellationToken stoppingToken)
     {

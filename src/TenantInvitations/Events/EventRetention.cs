@@ -13,7 +13,7 @@ internal sealed class EventRetention(
 {
     public const int BatchSize = 500;
 
-    protected override string Name => "Deleting events past retention";
+    protected override string Name => "event retention";
     protected override TimeSpan Interval => options.Value.RetentionInterval;
     // Lets requests through between batches.
     protected override TimeSpan BetweenBatches => TimeSpan.FromMilliseconds(50);

@@ -13,7 +13,7 @@ internal sealed class ExpirySweeper(
 {
     public const int BatchSize = 200;
 
-    protected override string Name => "The expiry sweep";
+    protected override string Name => "the expiry sweep";
     // Twice per Events:ExpirySweep, so a lapse is announced within it.
     protected override TimeSpan Interval => options.Value.ExpirySweep / 2;
 

@@ -1,6 +1,4 @@
-using System.Buffers.Text;
-using System.Globalization;
-using System.Text;
+using TenantInvitations.Api;
 
 namespace TenantInvitations.Events;
 
@@ -9,25 +7,13 @@ internal readonly record struct FeedCursor(long Position, long Id) : IComparable
 {
     private const string Version = "e1";
 
-    public string Encode() => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(
-        string.Create(CultureInfo.InvariantCulture, $"{Version}.{Position}.{Id}")));
+    public string Encode() => CursorText.Encode(Version, Position, Id);
 
     public static bool TryDecode(string value, out FeedCursor cursor)
     {
-        cursor = default;
-        if (value.Length > 80 || !Base64Url.IsValid(value))
-        {
-            return false;
-        }
-        var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(value)).Split('.');
-        if (parts is [Version, var position, var id]
-            && long.TryParse(position, NumberStyles.None, CultureInfo.InvariantCulture, out var p)
-            && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var i))
-        {
-            cursor = new FeedCursor(p, i);
-            return true;
-        }
-        return false;
+        var valid = CursorText.TryDecode(value, Version, out var position, out var id);
+        cursor = valid ? new FeedCursor(position, id) : default;
+        return valid;
     }
 
     public int CompareTo(FeedCursor other) => (Position, Id).CompareTo((other.Position, other.Id));

@@ -83,7 +83,10 @@ internal static class MembersApi
         }
         caller = current;
         // The role as it is now, under the lock: another change may have landed since the read above.
-        var previous = await RoleNowAsync(db, id, member.Role, cancellationToken);
+        if (await RoleAsync(db, id, cancellationToken) is not { } previous)
+        {
+            return Failure.NotFound("The member");
+        }
         // The guards are in the update itself: an Owner is only changed by someone who may, and only demoted while another Owner remains.
         var canManageOwners = caller.CanManageOwners;
         var changed = await db.Memberships
@@ -92,7 +95,7 @@ internal static class MembersApi
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.Role, role), cancellationToken);
         if (changed == 0)
         {
-            return await WhyUnchangedAsync(db, id, caller, "demote", cancellationToken);
+            return WhyUnchanged(previous, caller, "demote");
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.role_changed", tenantId, "member", id, now, $"{previous} to {role}"));
         if (previous != role)
@@ -127,7 +130,10 @@ internal static class MembersApi
             return Failure.Forbidden("You may no longer manage members in this tenant.");
         }
         caller = current;
-        var was = await RoleNowAsync(db, id, member.Role, cancellationToken);
+        if (await RoleAsync(db, id, cancellationToken) is not { } was)
+        {
+            return Failure.NotFound("The member");
+        }
         var canManageOwners = caller.CanManageOwners;
         var removed = await db.Memberships
             .Where(m => m.UserId == id && (canManageOwners || m.Role != MemberRole.Owner)
@@ -135,7 +141,7 @@ internal static class MembersApi
             .ExecuteDeleteAsync(cancellationToken);
         if (removed == 0)
         {
-            return await WhyUnchangedAsync(db, id, caller, "remove", cancellationToken);
+            return WhyUnchanged(was, caller, "remove");
         }
         db.AuditEvents.Add(AuditEvent.Record(auditId, caller, "member.removed", tenantId, "member", id, now, $"was {was}"));
         var removedModel = new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, was, member.JoinedAt);
@@ -157,17 +163,16 @@ internal static class MembersApi
         return Membership.IsManager(role) ? caller with { Role = role } : null;
     }
 
-    private static async Task<MemberRole> RoleNowAsync(AppDbContext db, long id, MemberRole read, CancellationToken cancellationToken) =>
-        await db.Memberships.Where(m => m.UserId == id).Select(m => (MemberRole?)m.Role).FirstOrDefaultAsync(cancellationToken) ?? read;
+    // The member's role, or null when they are gone. Read under the tenant lock, it holds until the transaction ends.
+    private static Task<MemberRole?> RoleAsync(AppDbContext db, long id, CancellationToken cancellationToken) =>
+        db.Memberships.Where(m => m.UserId == id).Select(m => (MemberRole?)m.Role).FirstOrDefaultAsync(cancellationToken);
 
-    // The guarded change touched nothing: the member is gone, became an Owner the caller may not change, or is the last Owner.
-    private static async Task<Failure> WhyUnchangedAsync(AppDbContext db, long id, Caller caller, string verb, CancellationToken cancellationToken) =>
-        await db.Memberships.Where(m => m.UserId == id).Select(m => (MemberRole?)m.Role).FirstOrDefaultAsync(cancellationToken) switch
-        {
-            null => Failure.NotFound("The member"),
-            MemberRole.Owner when !caller.CanManageOwners => Failure.Forbidden("Only an Owner may change or remove an Owner."),
-            _ => LastOwner(verb),
-        };
+    // The guarded change touched nothing though the member is there (with this role, under the lock): they became an Owner
+    // the caller may not change, or they are the last Owner.
+    private static Failure WhyUnchanged(MemberRole role, Caller caller, string verb) =>
+        role == MemberRole.Owner && !caller.CanManageOwners
+            ? Failure.Forbidden("Only an Owner may change or remove an Owner.")
+            : LastOwner(verb);
 
     private static Failure LastOwner(string verb) =>
         Failure.Conflict(ErrorCode.LastOwner, $"You cannot {verb} the last Owner of the tenant. Make someone else an Owner first.");

@@ -72,9 +72,10 @@ internal static partial class SettingsApi
         var now = clock.UtcNow();
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "settings.updated", tenantId, "tenant", tenantId, now,
             quotaChange));
-        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantSettingsChanged, tenantId, caller, ToModel(tenant, options.Value), now);
+        var settings = ToModel(tenant, options.Value);
+        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantSettingsChanged, tenantId, caller, settings, now);
         await db.SaveChangesAsync(cancellationToken);
-        return ApiResults.Ok(ToModel(tenant, options.Value));
+        return ApiResults.Ok(settings);
     }
 
     private static List<string> Validate(TenantSettingsRequest request)

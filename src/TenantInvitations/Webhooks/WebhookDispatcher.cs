@@ -18,7 +18,7 @@ internal sealed class WebhookSignal : Signal;
 // outcome is recorded only while this node still owns it.
 internal sealed class WebhookDispatcher(
     IDbContextFactory<AppDbContext> contexts, WebhookFanOut fanOut, WebhookSender sender, WebhookSecrets secrets, WebhookSignal signal,
-    TimeProvider clock, IOptions<WebhookOptions> options, IHostApplicationLifetime lifetime, ILogger<WebhookDispatcher> logger) : BackgroundService
+    TimeProvider clock, IOptions<WebhookOptions> options, IHostApplicationLifetime lifetime, ILogger<WebhookDispatcher> logger) : PeriodicWork(lifetime, logger)
 {
     // The pace is about the load on a receiver, so it runs on real time whatever clock the service's rules use.
     private static readonly TimeProvider Wall = TimeProvider.System;
@@ -28,59 +28,28 @@ internal sealed class WebhookDispatcher(
     // The deliveries this node holds, by endpoint, and the tasks delivering them.
     private readonly ConcurrentDictionary<long, int> held = new();
     private readonly ConcurrentDictionary<Task, bool> running = new();
-    private bool databaseDown;
 
     private WebhookOptions Settings => options.Value;
 
     // Whether this node leaves the endpoint's deliveries alone for now (its circuit is open or its probe is out).
     public bool IsResting(long endpointId) => lanes.TryGetValue(endpointId, out var lane) && lane.IsResting;
 
+    protected override string Name => "the webhook dispatcher";
+    protected override TimeSpan Interval => Settings.PollInterval;
+
+    // A round fans new events out, then claims what is due; one that started deliveries is followed by another at once.
+    public override async Task<bool> RunBatchAsync(CancellationToken cancellationToken)
+    {
+        await fanOut.RunAsync(cancellationToken);
+        return await ClaimAsync(cancellationToken) > 0;
+    }
+
+    protected override Task WaitAsync(CancellationToken cancellationToken) => signal.WaitAsync(Interval, cancellationToken);
+
+    // No new claims once a stop begins; what is in flight finishes (each attempt is bounded by Webhooks:Timeout).
     protected override async Task ExecuteAsync(CancellationToken hostStopping)
     {
-        // No new claims once a stop begins; what is in flight finishes (each attempt is bounded by Webhooks:Timeout).
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, lifetime.ApplicationStopping);
-        var stoppingToken = stopping.Token;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var started = 0;
-            try
-            {
-                await fanOut.RunAsync(stoppingToken);
-                started = await ClaimAsync(stoppingToken);
-                if (databaseDown)
-                {
-                    databaseDown = false;
-                    logger.LogInformation("The database is back; webhook deliveries resumed.");
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception exception) when (Storage.IsUnavailable(exception))
-            {
-                if (!databaseDown)
-                {
-                    databaseDown = true;
-                    logger.LogWarning("The database is unavailable ({Reason}); webhook deliveries will resume when it is back.", exception.Message);
-                }
-            }
-            catch (Exception exception)
-            {
-                logger.LogError(exception, "The webhook dispatcher failed a round; it will try again.");
-            }
-            if (started == 0)
-            {
-                try
-                {
-                    await signal.WaitAsync(Settings.PollInterval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        }
+        await base.ExecuteAsync(hostStopping);
         await Task.WhenAll(running.Keys);
     }
 

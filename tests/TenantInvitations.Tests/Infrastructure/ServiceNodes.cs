@@ -19,6 +19,9 @@ public sealed class ServiceNodes : IDisposable
 
     public TestDatabase Database { get; }
 
+    // Every node started, in order, stopped or not: what they logged stays readable after Dispose.
+    public IReadOnlyList<ServiceProcess> Started => nodes;
+
     // A node with the test signing key and public base URL, fast email polling, and these settings (`--Key=value`).
     public async Task<ServiceProcess> StartAsync(params string[] settings)
     {
@@ -40,9 +43,10 @@ public sealed class ServiceNodes : IDisposable
         return client;
     }
 
+    // The body as JSON, or as it is when it is HttpContent already.
     public static async Task<ApiResponse> SendAsync(HttpClient client, HttpMethod method, string path, object? body = null)
     {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var request = new HttpRequestMessage(method, path) { Content = body as HttpContent ?? (body is null ? null : JsonContent.Create(body)) };
         using var response = await client.SendAsync(request);
         return await ApiResponse.ReadAsync(response);
     }

@@ -67,8 +67,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_delivery_is_verified_by_the_standardwebhooks_npm_package_under_node()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);
 
@@ -82,8 +81,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_delivery_keeps_the_trace_id_of_the_request_that_caused_its_event()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);
         var (traceId, headers) = TestApp.Traced();
@@ -98,8 +96,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_test_send_goes_to_that_endpoint_only_also_when_it_is_disabled_and_never_into_the_feed()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var tested = await WebhookReceiver.StartAsync(app.Transcript);
         await using var bystander = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, tested.Url);
@@ -124,8 +121,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_manual_retry_sends_a_delivery_again_at_once_with_the_same_webhook_id_and_counts_the_attempt()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);
         await app.InviteAsync(tenant);
@@ -147,8 +143,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_redirect_is_not_followed_and_is_retried()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var redirecting = await WebhookReceiver.StartAsync(app.Transcript);
         await using var target = await WebhookReceiver.StartAsync(app.Transcript);
         redirecting.Respond(WebhookReply.Redirect(target.Url));
@@ -165,8 +160,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_receiver_slower_than_the_timeout_fails_the_attempt_and_of_a_large_answer_only_the_first_KiB_is_kept()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var slow = await WebhookReceiver.StartAsync(app.Transcript);
         await using var large = await WebhookReceiver.StartAsync(app.Transcript);
         slow.Respond(WebhookReply.Slow(TimeSpan.FromSeconds(10)));
@@ -186,8 +180,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task Of_an_endless_answer_only_64_KiB_are_read_so_the_attempt_succeeds_within_the_timeout()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app);
+        var tenant = await app.CreateSettledTenantAsync();
         await using var endless = await WebhookReceiver.StartAsync(app.Transcript);
         endless.Respond(WebhookReply.EndlessBody);
         var webhook = await app.CreateWebhookAsync(tenant, endless.Url, ["invitation.created"]);
@@ -203,8 +196,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task Deleting_an_endpoint_drops_its_deliveries_that_wait()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app);
+        var tenant = await app.CreateSettledTenantAsync();
         await using var failing = await WebhookReceiver.StartAsync(app.Transcript);
         failing.Respond(WebhookReply.WithStatus(500));
         var webhook = await app.CreateWebhookAsync(tenant, failing.Url, ["invitation.created"]);
@@ -220,8 +212,7 @@ public sealed class WebhookDeliveryTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task A_410_disables_the_endpoint_saying_why_and_gives_up_its_deliveries()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app); // the owner's own events are visible before the endpoint is registered
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         receiver.Respond(WebhookReply.WithStatus(410));
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);

@@ -12,8 +12,7 @@ public sealed class WebhookPaceTests(SlowPaceApp app) : IClassFixture<SlowPaceAp
     [Fact]
     public async Task Twelve_due_deliveries_to_one_endpoint_arrive_at_most_four_a_second()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app);
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);
         (await app.PutAsync(webhook.Path, tenant.OwnerToken, new { enabled = false })).AssertSuccess();

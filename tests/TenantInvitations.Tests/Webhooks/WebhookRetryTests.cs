@@ -135,8 +135,7 @@ public sealed class WebhookRetryTests(WebhookTestApp app) : IClassFixture<Webhoo
 
     private async Task<(TenantSetup Tenant, WebhookReceiver Receiver, WebhookSetup Webhook)> SetUpAsync(WebhookReply reply)
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app);
+        var tenant = await app.CreateSettledTenantAsync();
         var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         receiver.Respond(reply);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);

@@ -7,8 +7,7 @@ public sealed class WebhookRotationTests(WebhookTestApp app) : IClassFixture<Web
     [Fact]
     public async Task After_a_rotation_deliveries_carry_the_new_and_the_previous_signature_for_24_hours_then_only_the_new()
     {
-        var tenant = await app.CreateTenantAsync();
-        await DatabaseSnapshot.SettledAsync(app);
+        var tenant = await app.CreateSettledTenantAsync();
         await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
         var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, ["invitation.created"]);
         var previous = webhook.Secret;

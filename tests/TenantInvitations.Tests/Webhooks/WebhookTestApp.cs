@@ -77,6 +77,14 @@ public static class WebhookScenarios
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    // A new tenant whose owner's own events were fanned out already: an endpoint registered next is sent only what the test does.
+    public static async Task<TenantSetup> CreateSettledTenantAsync(this TestApp app)
+    {
+        var tenant = await app.CreateTenantAsync();
+        await DatabaseSnapshot.SettledAsync(app);
+        return tenant;
+    }
+
     // Registers an endpoint in the tenant (or, with no tenant, a platform endpoint) and remembers its secret for the leak scan.
     public static async Task<WebhookSetup> CreateWebhookAsync(this TestApp app, TenantSetup? tenant, string url, string[]? types = null,
         string? description = null)

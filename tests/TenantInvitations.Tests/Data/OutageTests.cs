@@ -14,6 +14,8 @@ namespace TenantInvitations.Tests;
 public sealed class OutageTests : IDisposable
 {
     private const string DispatcherWarning = "the outbox dispatcher will keep trying";
+    // The background jobs that read the database every few hundred milliseconds here (PeriodicWork), as their log lines name them.
+    private static readonly string[] Jobs = ["the outbox dispatcher", "the webhook dispatcher", "the expiry sweep", "event retention"];
 
     private readonly string folder = Directory.CreateTempSubdirectory("ti-outage-").FullName;
     private readonly PostgresCluster? cluster;
@@ -41,13 +43,22 @@ public sealed class OutageTests : IDisposable
     [Fact]
     public async Task During_an_outage_requests_are_503_ServiceUnavailable_nothing_is_written_and_the_service_recovers_without_a_restart()
     {
+        await using var receiver = await WebhookReceiver.StartAsync();
         await StartServiceAsync(ConnectionString);
         var (tenantId, ownerToken) = await CreateTenantAsync();
+        var webhook = (await SendAsync(HttpMethod.Post, $"/tenant/{tenantId}/admin/webhooks", ownerToken, new { url = receiver.Url, types = new[] { "invitation.created" } }))
+            .AssertSuccess(HttpStatusCode.Created);
+        var secret = webhook.GetProperty("secret").GetString()!;
+        var deliveries = $"/tenant/{tenantId}/admin/webhooks/{webhook.GetProperty("id").GetInt64()}/deliveries";
         var invitations = $"/tenant/{tenantId}/admin/user/invitation";
         var invitee = Scenarios.UniqueEmail();
         var invitationId = (await SendAsync(HttpMethod.Post, invitations, ownerToken, new { email = invitee }))
             .AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64();
         var link = Mailbox.TokenFrom(Assert.Single(await Mail.WaitForAsync(invitee)));
+        // Delivered and recorded before the outage, so it is not sent again after it.
+        await receiver.WaitForAsync(r => r.Any(w => InvitedIn(w) == invitee));
+        await Eventually.ValueAsync(async () => string.Join(", ", (await SendAsync(HttpMethod.Get, deliveries, ownerToken)).AssertSuccess()
+            .EnumerateArray().Select(d => d.GetProperty("status").GetString())), statuses => statuses is "Succeeded" or "Succeeded, Succeeded");
         var rowsBefore = await CountRowsAsync();
         var late = Scenarios.UniqueEmail("late");
 
@@ -97,8 +108,19 @@ public sealed class OutageTests : IDisposable
         (await SendAsync(HttpMethod.Post, "/invitation/accept", body: new { token = link })).AssertSuccess();
         (await SendAsync(HttpMethod.Post, invitations, ownerToken, new { email = late })).AssertSuccess(HttpStatusCode.Created);
         Assert.Single(await Mail.WaitForAsync(late));
-        Assert.Equal(1, Regex.Count(service!.Output, Regex.Escape(DispatcherWarning)));
-        Assert.False(service.HasExited);
+        // Webhook deliveries went on too: each invitation's event arrived once, signed, the one made after the outage last.
+        var delivered = (await receiver.WaitForAsync(r => r.Any(w => InvitedIn(w) == late)))
+            .Where(w => InvitedIn(w) == invitee || InvitedIn(w) == late).ToList();
+        Assert.Equal([invitee, late], delivered.Select(InvitedIn));
+        Assert.All(delivered, w => Assert.Equal(Signatures.Verified, Signatures.VerifyWithStandardWebhooks(secret, w)));
+        // Each background job said once that the database was gone, and once that it was back. On SQLite only the outbox dispatcher
+        // surely met the outage: the write lock stops writers, and the others had nothing to write meanwhile.
+        foreach (var job in cluster is not null ? Jobs : Jobs[..1])
+        {
+            await Eventually.ValueAsync(() => Task.FromResult(service!.Output), output => output.Contains($"The database is back; {job} resumed.", StringComparison.Ordinal));
+            Assert.Equal(1, Regex.Count(service!.Output, Regex.Escape($"{job} will keep trying")));
+        }
+        Assert.False(service!.HasExited);
     }
 
     // Needs no database of its own, so it runs the same in both suites: the server is a port that accepts connections and
@@ -196,11 +218,16 @@ public sealed class OutageTests : IDisposable
         [
             $"--Storage:Provider={provider ?? (cluster is not null ? "Postgres" : "Sqlite")}", $"--ConnectionStrings:Invitations={connectionString}",
             $"--Auth:SigningKey={TestApp.SigningKey}", $"--Email:PickupDirectory={Path.Combine(folder, "mail")}",
-            "--Email:PollInterval=00:00:00.200", "--Invitations:ResendCooldown=00:00:00", .. extra,
+            "--Email:PollInterval=00:00:00.200", "--Invitations:ResendCooldown=00:00:00", "--Webhooks:AllowHttp=true",
+            "--Webhooks:AllowPrivateNetworks=true", "--Webhooks:PollInterval=00:00:00.200", "--Events:ExpirySweep=00:00:00.400",
+            "--Events:RetentionInterval=00:00:00.200", .. extra,
         ]);
         client.BaseAddress = service.BaseAddress;
         await service.WaitUntilReadyAsync(provider is null ? "health/ready" : "health/live");
     }
+
+    // The invited email of an invitation.created delivery.
+    private static string? InvitedIn(ReceivedWebhook delivery) => delivery.Body().GetProperty("data").GetProperty("email").GetString();
 
     private async Task<(long TenantId, string OwnerToken)> CreateTenantAsync()
     {

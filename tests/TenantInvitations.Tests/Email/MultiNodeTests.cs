@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
 using MimeKit;
 
@@ -16,15 +15,10 @@ public sealed class MultiNodeTests : IAsyncLifetime
     private const string NodeA = "node-a@multinode.test";
     private const string NodeB = "node-b@multinode.test";
 
-    private readonly string folder = Directory.CreateTempSubdirectory("ti-multinode-").FullName;
+    private readonly ServiceNodes cluster = new("multinode");
     private readonly SmtpSink smtp = new();
-    private readonly TestDatabase database;
-    private readonly List<ServiceProcess> processes = [];
-    private readonly List<HttpClient> clients = [];
     // Set when the test ends, so an SMTP hook still holding a message lets go and the sink can stop.
     private readonly TaskCompletionSource ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public MultiNodeTests() => database = TestDatabase.Create(folder);
 
     [Fact]
     public async Task Parallel_resends_spread_over_two_nodes_give_one_200_per_invitation_and_one_new_email_each()
@@ -54,7 +48,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
         var burst = invitations.SelectMany(invitation => Enumerable.Range(0, 8).Select(n => (invitation.Id, Node: nodes[n % 2]))).ToList();
         var responses = await Task.WhenAll(burst.Select(r => Task.Run(async () =>
-            (r.Id, Response: await SendAsync(r.Node, HttpMethod.Put, $"tenant/{tenantId}/admin/user/invitation/resend?id={r.Id}")))));
+            (r.Id, Response: await ServiceNodes.SendAsync(r.Node, HttpMethod.Put, $"tenant/{tenantId}/admin/user/invitation/resend?id={r.Id}")))));
 
         foreach (var (id, email) in invitations)
         {
@@ -173,7 +167,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
         var finishBody = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var body = new SlowBody("{\"email\":\"late@multinode.test\",", "\"role\":\"Member\"}", finishBody.Task);
-        var request = SendAsync(Client(node), HttpMethod.Post, $"tenant/{tenantId}/admin/user/invitation", body);
+        var request = ServiceNodes.SendAsync(Client(node), HttpMethod.Post, $"tenant/{tenantId}/admin/user/invitation", body);
         await WithinAsync(body.Started.Task, 20, () => "The request body was never started.");
         await node.WaitForOutputAsync("Request starting HTTP/1.1 POST");
         node.Terminate();
@@ -212,39 +206,19 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
     private static string SenderOf(MimeMessage message) => message.From.Mailboxes.Single().Address;
 
-    private async Task<ServiceProcess> StartAsync(string from, string[] extra)
-    {
-        var process = ServiceProcess.Start(folder,
-        [
-            "--Email:Smtp:Host=127.0.0.1", $"--Email:Smtp:Port={smtp.Port.ToString(CultureInfo.InvariantCulture)}", "--Email:Smtp:UseTls=false",
-            $"--Email:Smtp:From={from}", "--Email:LeaseDuration=00:00:02", "--Email:PollInterval=00:00:00.200",
-            $"--Auth:SigningKey={TestApp.SigningKey}", "--App:PublicBaseUrl=https://invitations.example.test",
-            .. database.Arguments, .. extra,
-        ]);
-        processes.Add(process);
-        await process.WaitUntilReadyAsync();
-        return process;
-    }
+    // A node sending through the sink as `from`, with a short email lease.
+    private Task<ServiceProcess> StartAsync(string from, string[] extra) => cluster.StartAsync(
+    [
+        "--Email:Smtp:Host=127.0.0.1", $"--Email:Smtp:Port={smtp.Port.ToString(CultureInfo.InvariantCulture)}", "--Email:Smtp:UseTls=false",
+        $"--Email:Smtp:From={from}", "--Email:LeaseDuration=00:00:02", .. extra,
+    ]);
 
-    private HttpClient Client(ServiceProcess process)
-    {
-        var client = new HttpClient { BaseAddress = process.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.Token("root", "root@multinode.test", platformAdmin: true));
-        clients.Add(client);
-        return client;
-    }
-
-    private static async Task<ApiResponse> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent? content = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = content };
-        using var response = await client.SendAsync(request);
-        return await ApiResponse.ReadAsync(response);
-    }
+    private HttpClient Client(ServiceProcess process) => cluster.Client(process);
 
     // On the first node, before any other starts: the tenant's Owner invitation also creates the shared Data Protection key.
     private async Task<long> CreateTenantAsync(ServiceProcess node, bool waitForEmail = true)
     {
-        var created = await SendAsync(Client(node), HttpMethod.Post, "tenant", JsonContent.Create(new { name = "Multi Co", ownerEmail = "owner@multinode.test" }));
+        var created = await ServiceNodes.SendAsync(Client(node), HttpMethod.Post, "tenant", new { name = "Multi Co", ownerEmail = "owner@multinode.test" });
         var tenantId = created.AssertSuccess(HttpStatusCode.Created).GetProperty("id").GetInt64();
         if (waitForEmail)
         {
@@ -255,7 +229,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
     private static async Task<long> InviteAsync(HttpClient node, long tenantId, string email)
     {
-        var created = await SendAsync(node, HttpMethod.Post, $"tenant/{tenantId}/admin/user/invitation", JsonContent.Create(new { email, role = "Member" }));
+        var created = await ServiceNodes.SendAsync(node, HttpMethod.Post, $"tenant/{tenantId}/admin/user/invitation", new { email, role = "Member" });
         var invitation = created.AssertSuccess(HttpStatusCode.Created)[0];
         Assert.Equal(email, invitation.GetProperty("email").GetString());
         return invitation.GetProperty("id").GetInt64();
@@ -278,7 +252,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
     // The outbox as the database has it, read on a connection of the test's own.
     private async Task<List<OutboxRow>> OutboxAsync()
     {
-        await using var connection = database.Connect();
+        await using var connection = cluster.Database.Connect();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = """
@@ -299,7 +273,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
     // "Queued: 20, Sent: 481": the outbox by status, counted in the database (cheap enough to poll); what a failed wait prints.
     private async Task<string> SummaryAsync()
     {
-        await using var connection = database.Connect();
+        await using var connection = cluster.Database.Connect();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT status, COUNT(*) FROM outbox_messages GROUP BY status ORDER BY status";
@@ -348,28 +322,12 @@ public sealed class MultiNodeTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         ended.TrySetResult();
-        foreach (var client in clients)
-        {
-            client.Dispose();
-        }
-        foreach (var process in processes)
-        {
-            process.Dispose();
-        }
+        cluster.Dispose();
         // What the nodes logged (at their default levels) holds no token, hash or link of any email they sent.
         var scan = new LeakScan();
         scan.AddTokensFrom(smtp.Messages);
-        var leaks = scan.Find(processes.Select((process, i) => ($"output of node {i + 1}", process.Output)));
+        var leaks = scan.Find(cluster.Started.Select((process, i) => ($"output of node {i + 1}", process.Output)));
         await smtp.DisposeAsync();
-        database.Dispose();
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // a process still shutting down; the temp folder is cleaned later
-        }
         Assert.Empty(leaks);
     }
 }
