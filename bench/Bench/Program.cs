@@ -45,8 +45,9 @@ return run.Checks.All(c => c.Passed) && run.SqlDifferences.Count == 0 ? 0 : 1;
 internal sealed record BenchOptions(bool Quick, bool Prepare, string App, string Scripts, string Work, string Output, int PostgresPort)
 {
     public int Tenants => Quick ? 1_000 : 10_000;
-    public int ResendPool => Quick ? 100_000 : 600_000;
-    public int AcceptPool => Quick ? 100_000 : 600_000;
+    // Each pool row is used once: by the service's runs, pgbench's runs of its statements and the floors (FloorsAsync).
+    public int ResendPool => Quick ? 150_000 : 900_000;
+    public int AcceptPool => Quick ? 150_000 : 900_000;
     public int Warmup => Quick ? 1 : 5;
     public int Seconds => Quick ? 2 : 20;
     public int WarmUpAll => Quick ? 8 : 30;
@@ -194,6 +195,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
         if (provider == "Postgres")
         {
             // Last: the rows pgbench queues can't be sent (their tokens are not encrypted), so no dispatcher may see them.
+            await FloorsAsync(database, resend, accept);
             await BaselinesAsync(database, resend);
         }
     }
@@ -245,12 +247,78 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
         Progress(SqlDifferences.Count == 0 ? "Postgres: the pgbench scripts match the captured SQL" : $"Postgres: the pgbench scripts differ from the captured SQL:\n{string.Join('\n', SqlDifferences)}");
     }
 
+    // The floors: for each request, the least SQL that does what it must, in one statement (bench/pgbench/*_floor.sql), run by
+    // pgbench -M prepared at 32 connections on the same database right after the service. A write floor must have written a
+    // row for every transaction it counts, or it measured a guard refusing (a pool used up, say), not the work.
+    private async Task FloorsAsync(Database database, Seed.Slices resend, Seed.Slices accept)
+    {
+        const int Connections = 32;
+        var now = DateTime.UtcNow;
+        var invocation = 0;
+        foreach (var scenario in new[] { "get", "list", "create", "resend", "accept" })
+        {
+            var script = Path.Combine(options.Scripts, "..", "pgbench", $"{scenario}_floor.sql");
+            foreach (var (seconds, measure) in new[] { (options.Warmup, false), (options.Seconds, true) })
+            {
+                var pool = scenario switch
+                {
+                    "resend" => resend.Take(FloorPerSecond * seconds),
+                    "accept" => accept.Take(FloorPerSecond * seconds),
+                    _ => 0,
+                };
+                var variables = PgBenchVariables(now, Connections, pool, 3_000_000_000_000L + ++invocation * 100_000_000_000L);
+                variables["pool"] = $"{options.ResendPool}";
+                variables["list_tenant"] = $"{Seed.ThousandTenant}";
+                var before = await database.CountsAsync();
+                var measured = await PgBench.RunAsync(script, measure ? $"floor_{scenario}" : scenario, options.PostgresPort, database.Name, Connections, seconds, variables,
+                    customPlans: false);
+                var after = await database.CountsAsync();
+                var written = scenario switch
+                {
+                    "create" or "resend" => after.Outbox - before.Outbox,
+                    "accept" => after.Members - before.Members,
+                    _ => measured.Requests,
+                };
+                Expect("Postgres", $"floor {scenario} {(measure ? "" : "warm-up ")}c{Connections}: every transaction did the request's work",
+                    measured.Failed == 0 && measured.Requests >= MinimumRequests && written == measured.Requests,
+                    $"{measured.Requests} transactions, {measured.Failed} failed, {written} written");
+                if (measure)
+                {
+                    Measurements.Add(measured);
+                    Progress($"Postgres floor {scenario} c{Connections}: {measured.Throughput:0} tps, {measured.Mean:0.00} ms mean, cpu/txn {measured.Cost}");
+                }
+            }
+        }
+    }
+
+    // Rows for the fastest floor seen here (about 10,000/s) and some room.
+    private const int FloorPerSecond = 14_000;
+
+    private Dictionary<string, string> PgBenchVariables(DateTime now, int connections, int poolFirst, long idBase)
+    {
+        string Time(DateTime t) => t.ToString("yyyy-MM-dd HH:mm:ss.ffffff+00", CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>
+        {
+            ["tenants"] = $"{options.Tenants}", ["clients"] = $"{connections}", ["n"] = "0",
+            ["pool_first"] = $"{poolFirst}", ["pool_base"] = $"{Seed.ResendBase}",
+            ["id_base"] = $"{idBase}", // up to 4 ids per transaction, 32 clients of 1e8 each
+            ["sub"] = Seed.AdminSubject, ["admin_email"] = Seed.AdminEmail, ["now"] = Time(now), ["hour_ago"] = Time(now.AddHours(-1)),
+            ["day_ago"] = Time(now.AddDays(-1)), ["cooldown_edge"] = Time(now.AddSeconds(-60)), ["max_sends"] = "5",
+            ["expires"] = Time(now.AddDays(7)), ["recent_sends"] = $"{{\"{Time(now)}\"}}", ["quota_offset"] = "999",
+            ["protected_token"] = new string('P', 190), ["trace_id"] = new string('a', 32), ["client_address"] = "127.0.0.1",
+            ["created_action"] = "invitation.created", ["resent_action"] = "invitation.resent", ["created_details"] = "role Member",
+            ["resent_details"] = "send 2", ["target_type"] = "invitation", ["queued"] = "Queued", ["pending"] = "Pending",
+            ["member"] = "Member", ["locale"] = "en", ["validity_days"] = "7", ["zero"] = "0", ["one"] = "1", ["false"] = "false",
+            // The event's data: the invitation's model, about this long in the service.
+            ["event_data"] = $"{{\"model\":\"{new string('m', 560)}\"}}",
+        };
+    }
+
     // pgbench running the captured statements, on the same database, right after the service's runs. Each invocation
     // gets rows of the resend pool no one used and ids of its own (the scripts count transactions per client in n).
     private async Task BaselinesAsync(Database database, Seed.Slices resend)
     {
         var now = DateTime.UtcNow;
-        string Time(DateTime t) => t.ToString("yyyy-MM-dd HH:mm:ss.ffffff+00", CultureInfo.InvariantCulture);
         var invocation = 0;
         foreach (var connections in new[] { 32, 1 })
         {
@@ -260,20 +328,8 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 var script = Path.Combine(options.Scripts, "..", "pgbench", $"{scenario}.sql");
                 foreach (var (seconds, measure) in new[] { (options.Warmup, false), (options.Seconds, true) })
                 {
-                    var variables = new Dictionary<string, string>
-                    {
-                        ["tenants"] = $"{options.Tenants}", ["clients"] = $"{connections}", ["n"] = "0",
-                        ["pool_first"] = $"{(scenario == "resend" ? resend.Take(perSecond * seconds) : 0)}", ["pool_base"] = $"{Seed.ResendBase}",
-                        ["id_base"] = $"{1_000_000_000_000L + ++invocation * 100_000_000_000L}", // 4 ids per transaction, 32 clients of 1e8 each
-                        ["sub"] = Seed.AdminSubject, ["admin_email"] = Seed.AdminEmail, ["now"] = Time(now), ["hour_ago"] = Time(now.AddHours(-1)),
-                        ["expires"] = Time(now.AddDays(7)), ["recent_sends"] = $"{{\"{Time(now)}\"}}", ["quota_offset"] = "999",
-                        ["protected_token"] = new string('P', 190), ["trace_id"] = new string('a', 32), ["client_address"] = "127.0.0.1",
-                        ["created_action"] = "invitation.created", ["resent_action"] = "invitation.resent", ["created_details"] = "role Member",
-                        ["resent_details"] = "send 2", ["target_type"] = "invitation", ["queued"] = "Queued", ["pending"] = "Pending",
-                        ["member"] = "Member", ["locale"] = "en", ["validity_days"] = "7", ["zero"] = "0", ["one"] = "1", ["false"] = "false",
-                        // The event's data: the invitation's model, about this long in the service.
-                        ["event_data"] = $"{{\"model\":\"{new string('m', 560)}\"}}",
-                    };
+                    var variables = PgBenchVariables(now, connections, scenario == "resend" ? resend.Take(perSecond * seconds) : 0,
+                        1_000_000_000_000L + ++invocation * 100_000_000_000L);
                     var measured = await PgBench.RunAsync(script, measure ? $"pgbench_{scenario}" : scenario, options.PostgresPort, database.Name, connections, seconds, variables);
                     if (!measure)
                     {
@@ -377,10 +433,14 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
             await sampling.CancelAsync();
             var activity = await samples;
             succeeded += measured.Succeeded;
-            if (measure && (measured.Requests < MinimumRequests || measured.Max > SlowestAllowed.TotalMilliseconds))
+            if (measure && (measured.Requests < MinimumRequests || measured.Max > SlowestAllowed.TotalMilliseconds || measured.P99 > SlowP99.TotalMilliseconds))
             {
                 // What the database was doing meanwhile, to find the cause of a stall.
-                Progress($"{provider} {scenario} c{connections} stalled; PostgreSQL's busy sessions during the run:\n{string.Join("\n--\n", activity)}");
+                Progress($"{provider} {scenario} c{connections} stalled (p99 {measured.P99:0} ms, slowest {measured.Max:0} ms); PostgreSQL's busy sessions during the run:\n{string.Join("\n--\n", activity)}");
+            }
+            if (measure)
+            {
+                activities[(provider, scenario, connections)] = activity;
             }
             if (measure)
             {
@@ -426,7 +486,11 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
         return seen;
     }
 
+    private readonly Dictionary<(string Provider, string Scenario, int Connections), List<string>> activities = [];
+
     private const int MinimumRequests = 100;
+    // A p99 this slow is shown with the database's activity even when every check passes: it is how a stall starts.
+    private static readonly TimeSpan SlowP99 = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan SlowestAllowed = TimeSpan.FromSeconds(2);
 
     // With 32 connections a scenario does at least half of what it does with 1: less means requests wait on each other.
@@ -440,6 +504,10 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
             {
                 Expect(provider, $"{scenario} c32: at least half the throughput of c1", many.Throughput >= one.Throughput / 2,
                     $"{many.Throughput:0} req/s at 32 connections, {one.Throughput:0} at 1");
+                if (many.Throughput < one.Throughput / 2 && activities.TryGetValue((provider, scenario, 32), out var activity))
+                {
+                    Progress($"{provider} {scenario} c32: PostgreSQL's busy sessions during the run:\n{string.Join("\n--\n", activity)}");
+                }
             }
         }
     }
