@@ -62,8 +62,10 @@ internal static partial class SqlCapture
         return differences;
     }
 
+    // Comment lines aside: the service's one-round-trip command starts with one (OneRoundTrip.Marker).
     private static IEnumerable<string> Statements(string sql) =>
-        sql.Split(';').Select(Normalize).Where(s => s.Length > 0);
+        string.Join('\n', sql.Split('\n').Where(l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal)))
+            .Split(';').Select(Normalize).Where(s => s.Length > 0);
 
     private static string Normalize(string statement)
     {

@@ -93,14 +93,22 @@ internal static class TenantAdmin
     public static async Task<MemberRole?> ReadRoleAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken) =>
         (await MatchAsync(db, caller, cancellationToken))?.Role;
 
+    // By sub, or for someone who joined through a link and never signed in, by verified email (the sub wins). Two index
+    // lookups in one query, each plain enough that PostgreSQL's generic plan for it is as good as one planned per execution.
     private static Task<RoleMatch?> MatchAsync(AppDbContext db, Caller caller, CancellationToken cancellationToken)
     {
-        var email = caller.NormalizedEmail;
-        return db.Memberships
-            .Where(m => (caller.Subject != null && m.User.Subject == caller.Subject) || (m.User.Subject == null && email != null && m.User.NormalizedEmail == email))
-            .OrderBy(m => m.User.Subject == null)
-            .Select(m => new RoleMatch(m.Role, m.User.Subject == null))
-            .FirstOrDefaultAsync(cancellationToken);
+        var (subject, email) = (caller.Subject, caller.NormalizedEmail);
+        var bySubject = db.Memberships.Where(m => m.User.Subject == subject).Select(m => new { m.Role, ByEmail = false });
+        var byEmail = db.Memberships.Where(m => m.User.Subject == null && m.User.NormalizedEmail == email).Select(m => new { m.Role, ByEmail = true });
+        var matches = (subject, email) switch
+        {
+            (null, null) => null,
+            (_, null) => bySubject,
+            (null, _) => byEmail,
+            _ => bySubject.Concat(byEmail).OrderBy(m => m.ByEmail),
+        };
+        return matches is null ? Task.FromResult<RoleMatch?>(null)
+            : matches.Select(m => new RoleMatch(m.Role, m.ByEmail)).FirstOrDefaultAsync(cancellationToken)!;
     }
 
     private sealed record RoleMatch(MemberRole Role, bool ByEmail);

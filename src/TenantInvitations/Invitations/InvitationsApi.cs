@@ -139,7 +139,7 @@ internal static class InvitationsApi
             request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);
         try
         {
-            if (await EmailQuota.SaveWithinAsync(db, tenantId, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
+            if (await EmailQuota.CommitWithinAsync(db, tenantId, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
             {
                 return overQuota;
             }

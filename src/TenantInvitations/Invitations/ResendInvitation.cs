@@ -57,7 +57,7 @@ internal static class ResendInvitation
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.resent", tenantId, "invitation", invitation.Id, now,
                 $"send {invitation.SendCount}"));
             EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, caller, invitation.ToModel(now), now);
-            if (await EmailQuota.SaveWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
+            if (await EmailQuota.CommitWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
                 return overQuota;
             }

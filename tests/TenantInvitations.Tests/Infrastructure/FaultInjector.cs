@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using TenantInvitations.Data;
 
 namespace TenantInvitations.Tests;
 
@@ -14,7 +15,8 @@ public sealed class FaultInjector
     // The next command whose SQL contains this text (ignoring identifier quotes, which only SQLite's SQL has) throws an unexpected exception.
     public void FailNextCommandContaining(string sql) => failOn = sql;
 
-    // The next commit waits until its cancellation token fires; the returned task completes when that commit is reached.
+    // The next commit waits until its cancellation token fires; the returned task completes when that commit is reached. On
+    // PostgreSQL a resend or create commits in the one command that also writes it (OneRoundTrip): that command is held.
     public Task HoldNextCommit()
     {
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,7 +26,7 @@ public sealed class FaultInjector
 
     private sealed class Commands(FaultInjector faults) : DbCommandInterceptor
     {
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
+        public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
             InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
         {
             if (faults.failOn is { } marker && command.CommandText.Replace("\"", "", StringComparison.Ordinal).Contains(marker, StringComparison.Ordinal))
@@ -32,7 +34,12 @@ public sealed class FaultInjector
                 faults.failOn = null;
                 throw new InvalidOperationException("Injected failure with secret detail: do-not-show-this");
             }
-            return base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
+            if (command.CommandText.Contains(OneRoundTrip.Marker, StringComparison.Ordinal) && Interlocked.Exchange(ref faults.commitReached, null) is { } reached)
+            {
+                reached.SetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            return await base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
         }
     }
 
