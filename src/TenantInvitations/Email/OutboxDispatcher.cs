@@ -25,6 +25,13 @@ internal sealed class OutboxDispatcher(
 
     protected override Task WaitAsync(CancellationToken cancellationToken) => signal.WaitAsync(Interval, cancellationToken);
 
+    // How long a chunk of a batch runs before its outcomes are recorded: what an email is sent for was read at most this
+    // long before (plus one send), and at most this much sending (and ChunkSize emails) is repeated after a crash.
+    public static readonly TimeSpan ChunkTime = TimeSpan.FromMilliseconds(100);
+    public const int ChunkSize = 50;
+
+    // A batch is claimed at once, then sent in chunks: each chunk's invitations are read in one query, its emails sent in
+    // order over one SMTP session, and their outcomes recorded in one transaction.
     public async Task<int> DispatchBatchAsync(CancellationToken stoppingToken)
     {
         await using var db = contexts.CreateDbContext();
@@ -41,32 +48,42 @@ internal sealed class OutboxDispatcher(
             // the stop only prevents the next one from starting.
             await using var session = await sender.OpenSessionAsync(CancellationToken.None);
             DeliveryException? unreachable = null;
-            foreach (var message in messages)
+            var next = 0;
+            while (next < messages.Count && !stoppingToken.IsCancellationRequested)
             {
-                if (stoppingToken.IsCancellationRequested)
+                var upcoming = messages.Skip(next).Take(ChunkSize).ToList();
+                var read = await ReadAsync(db, upcoming);
+                var chunk = new List<OutboxMessage>();
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                foreach (var message in upcoming)
                 {
-                    break;
+                    if (stoppingToken.IsCancellationRequested || (chunk.Count > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) >= ChunkTime))
+                    {
+                        break;
+                    }
+                    next++;
+                    var now = clock.UtcNow();
+                    if (now >= leaseEnds - Settings.LeaseDuration / 2)
+                    {
+                        (owned, leaseEnds) = await RenewLeaseAsync(db, owned, now, CancellationToken.None);
+                    }
+                    if (!owned.Contains(message.Id))
+                    {
+                        continue; // the lease ran out and another dispatcher took this message over
+                    }
+                    if (unreachable is not null)
+                    {
+                        // The server is down: not tried now, but counted, so its backoff grows like the first one's.
+                        message.MarkAttemptFailed(now, unreachable.Message, RetryAt(message, now));
+                    }
+                    else
+                    {
+                        unreachable = await DeliverAsync(session, message, read[message.InvitationId], now);
+                    }
+                    chunk.Add(message);
                 }
-                var now = clock.UtcNow();
-                if (now >= leaseEnds - Settings.LeaseDuration / 2)
-                {
-                    (owned, leaseEnds) = await RenewLeaseAsync(db, owned, now, CancellationToken.None);
-                }
-                if (!owned.Contains(message.Id))
-                {
-                    continue; // the lease ran out and another dispatcher took this message over
-                }
-                if (unreachable is not null)
-                {
-                    // The server is down: not tried now, but counted, so its backoff grows like the first one's.
-                    message.MarkAttemptFailed(now, unreachable.Message, RetryAt(message, now));
-                }
-                else
-                {
-                    unreachable = await DeliverAsync(db, session, message, now);
-                }
-                await RecordAsync(db, message);
-                done.Add(message.Id);
+                await RecordAsync(db, chunk, read);
+                done.UnionWith(chunk.Select(m => m.Id));
             }
         }
         finally
@@ -74,6 +91,17 @@ internal sealed class OutboxDispatcher(
             await ReleaseAsync(db, owned.Except(done).ToList());
         }
         return messages.Count;
+    }
+
+    // The invitations (and their tenants) the next emails are for, as they are now, untracked.
+    private static async Task<Dictionary<long, (Invitation Invitation, Tenants.Tenant Tenant)>> ReadAsync(AppDbContext db, List<OutboxMessage> messages)
+    {
+        var ids = messages.Select(m => m.InvitationId).Distinct().ToList();
+        var rows = await db.Invitations.IgnoreQueryFilters().AsNoTracking()
+            .Where(i => ids.Contains(i.Id))
+            .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, Tenant = t })
+            .ToListAsync(CancellationToken.None);
+        return rows.ToDictionary(r => r.Invitation.Id, r => (r.Invitation, r.Tenant));
     }
 
     // Claimed but not processed (the service is stopping): give them back at once rather than after the lease.
@@ -134,14 +162,10 @@ internal sealed class OutboxDispatcher(
     }
 
     // Sends one message and sets its outcome. Returns the failure when the server itself is unreachable.
-    private async Task<DeliveryException?> DeliverAsync(AppDbContext db, IEmailSession session, OutboxMessage message, DateTime now)
+    private async Task<DeliveryException?> DeliverAsync(IEmailSession session, OutboxMessage message, (Invitation Invitation, Tenants.Tenant Tenant) read, DateTime now)
     {
         var cancellationToken = CancellationToken.None;
-        var found = await db.Invitations.IgnoreQueryFilters().AsNoTracking()
-            .Where(i => i.Id == message.InvitationId)
-            .Join(db.Tenants, i => i.TenantId, t => t.Id, (i, t) => new { Invitation = i, Tenant = t })
-            .SingleAsync(cancellationToken);
-        var (invitation, tenant) = (found.Invitation, found.Tenant);
+        var (invitation, tenant) = read;
 
         if (message.Status != OutboxStatus.Queued)
         {
@@ -210,26 +234,87 @@ internal sealed class OutboxDispatcher(
         return next <= message.CreatedAt + Settings.RetryFor ? next : null;
     }
 
-    // The message and the invitation's delivery change together; the invitation is only touched if this is still its latest
-    // email, and nothing is recorded if another dispatcher took the message over meanwhile. The outcome of the latest email,
-    // sent or given up, is also an event (a cancelled email is neither: its invitation moved on).
-    private async Task RecordAsync(AppDbContext db, OutboxMessage message)
+    // The outcomes of a chunk, in one transaction: each message, its invitation's delivery if this is still its latest email,
+    // and for the latest email's outcome, sent or given up, an event (a cancelled email is neither: its invitation moved on).
+    // Each update is guarded (the message by this dispatcher still owning it, the invitation by its version): if another
+    // request or dispatcher moved on meanwhile, the chunk is recorded again one email at a time, each deciding anew.
+    private async Task RecordAsync(AppDbContext db, List<OutboxMessage> chunk, Dictionary<long, (Invitation Invitation, Tenants.Tenant Tenant)> read)
     {
         var cancellationToken = CancellationToken.None;
-        var delivery = OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts);
-        var eventType = message.Status switch
+        if (chunk.Count == 0)
         {
-            OutboxStatus.Sent => EventTypes.InvitationDelivered,
-            OutboxStatus.Failed => EventTypes.InvitationDeliveryFailed,
-            _ => null,
-        };
+            return;
+        }
+        foreach (var message in chunk)
+        {
+            var invitation = read[message.InvitationId].Invitation;
+            if (invitation.DeliveryOutboxId != message.Id)
+            {
+                continue;
+            }
+            if (db.Entry(invitation).State == EntityState.Detached)
+            {
+                db.Attach(invitation);
+            }
+            invitation.RecordDelivery(OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts), message.Attempts, message.LastAttemptAt, message.LastError);
+            if (EventTypeOf(message) is { } type)
+            {
+                var now = message.LastAttemptAt ?? clock.UtcNow();
+                EventLog.Add(db, await ids.NextAsync(cancellationToken), type, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
+            }
+        }
+        try
+        {
+            using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            foreach (var entry in db.ChangeTracker.Entries().Where(e => e.Entity is not OutboxMessage).ToList())
+            {
+                entry.State = EntityState.Detached;
+            }
+            foreach (var message in chunk)
+            {
+                await RecordOneAsync(db, message);
+            }
+        }
+        // Recorded: no later SaveChanges of this batch needs to look at them again (change detection scans every tracked row).
+        foreach (var entry in db.ChangeTracker.Entries().Where(e => e.Entity is not OutboxMessage || chunk.Contains((OutboxMessage)e.Entity)).ToList())
+        {
+            entry.State = EntityState.Detached;
+        }
+    }
+
+    // One email's outcome on its own, when its chunk could not be recorded at once.
+    private async Task RecordOneAsync(AppDbContext db, OutboxMessage message)
+    {
+        var cancellationToken = CancellationToken.None;
+        var eventType = EventTypeOf(message);
         var eventId = eventType is null ? 0 : await ids.NextAsync(cancellationToken); // before the transaction (see EmailQuota)
         using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var mine = await db.OutboxMessages.IgnoreQueryFilters()
+            .Where(m => m.Id == message.Id && m.LockedBy == node)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(m => m.Status, message.Status)
+                .SetProperty(m => m.Attempts, message.Attempts)
+                .SetProperty(m => m.SentAt, message.SentAt)
+                .SetProperty(m => m.LastAttemptAt, message.LastAttemptAt)
+                .SetProperty(m => m.LastError, message.LastError)
+                .SetProperty(m => m.NextAttemptAt, message.NextAttemptAt)
+                .SetProperty(m => m.ProtectedToken, message.ProtectedToken)
+                .SetProperty(m => m.LockedUntil, message.LockedUntil)
+                .SetProperty(m => m.LockedBy, message.LockedBy), cancellationToken) == 1;
+        if (!mine)
+        {
+            logger.LogWarning("Email {MessageId} was taken over by another dispatcher after its lease ran out; its outcome here is not recorded.", message.MessageId);
+            return;
+        }
         var latest = await db.Invitations.IgnoreQueryFilters()
             .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)
             .ExecuteUpdateAsync(s => s
-                .SetProperty(i => i.DeliveryStatus, delivery)
+                .SetProperty(i => i.DeliveryStatus, OutboxMessage.DeliveryStatusOf(message.Status, message.Attempts))
                 .SetProperty(i => i.DeliveryAttempts, message.Attempts)
                 .SetProperty(i => i.DeliveryLastAttemptAt, message.LastAttemptAt)
                 .SetProperty(i => i.DeliveryLastError, message.LastError), cancellationToken) == 1;
@@ -238,19 +323,15 @@ internal sealed class OutboxDispatcher(
             var invitation = await db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.Id == message.InvitationId, cancellationToken);
             var now = message.LastAttemptAt ?? clock.UtcNow();
             EventLog.Add(db, eventId, eventType, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
-        }
-        try
-        {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateConcurrencyException)
-        {
-            logger.LogWarning("Email {MessageId} was taken over by another dispatcher after its lease ran out; its outcome here is not recorded.", message.MessageId);
-            db.Entry(message).State = EntityState.Detached;
-            return;
-        }
         await transaction.CommitAsync(cancellationToken);
-        // Recorded: no later SaveChanges of this batch needs to look at it again (change detection scans every tracked row).
-        db.Entry(message).State = EntityState.Detached;
     }
+
+    private static string? EventTypeOf(OutboxMessage message) => message.Status switch
+    {
+        OutboxStatus.Sent => EventTypes.InvitationDelivered,
+        OutboxStatus.Failed => EventTypes.InvitationDeliveryFailed,
+        _ => null,
+    };
 }

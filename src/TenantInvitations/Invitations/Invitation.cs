@@ -106,6 +106,15 @@ internal sealed class Invitation
         Version++;
     }
 
+    // The outcome of its latest email, as the email dispatcher recorded it (not a state change: no version bump).
+    public void RecordDelivery(DeliveryStatus status, int attempts, DateTime? lastAttemptAt, string? lastError)
+    {
+        DeliveryStatus = status;
+        DeliveryAttempts = attempts;
+        DeliveryLastAttemptAt = lastAttemptAt;
+        DeliveryLastError = lastError;
+    }
+
     // The expiry sweeper wrote invitation.expired for this lapse. A version bump, so a resend racing it re-reads and re-arms.
     public void AnnounceExpiry()
     {
