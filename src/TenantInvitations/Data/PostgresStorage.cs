@@ -28,10 +28,14 @@ internal static class PostgresStorage
         .ConfigureWarnings(w => w.Ignore(CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning));
 
     // The service runs the same few dozen statements all day and keeps no session state, so unless the connection string
-    // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), a pooled connection is not
-    // reset each time EF Core closes it, after every query outside a transaction (No Reset On Close), and each execution
-    // is planned for its own parameters (plan_cache_mode). Together they cut PostgreSQL's CPU per get by about 40%
-    // (docs/benchmarks.md).
+    // says otherwise: Npgsql prepares the statements it sees repeatedly (Max Auto Prepare), and a pooled connection is not
+    // reset each time EF Core closes it, after every query outside a transaction (No Reset On Close). Together they cut
+    // PostgreSQL's CPU per get by about 40% (docs/benchmarks.md). Planning is left to PostgreSQL's default
+    // (plan_cache_mode=auto): a prepared statement is planned for its parameters its first five runs, then runs one
+    // generic plan only if that costs no more. Every hot statement is a plain index lookup whose generic plan is the
+    // custom one (the role check is two of them: by sub, then by email), and skipping the planner on each run triples what
+    // PostgreSQL does per second on a get (bench/pgbench/get_floor.sql: about 6,000/s planned per run, 21,000/s generic).
+    // An operator who wants the old behaviour sets Options=-c plan_cache_mode=force_custom_plan.
     public static string WithDefaults(string connectionString)
     {
         // NpgsqlConnectionStringBuilder.ContainsKey says whether a keyword exists at all; what the operator wrote is
@@ -46,13 +50,6 @@ internal static class PostgresStorage
         if (!written.Contains("noresetonclose"))
         {
             builder.NoResetOnClose = true;
-        }
-        // After five runs PostgreSQL may switch a prepared statement to one generic plan for all parameter values. For
-        // the role check (by sub, or by email for users who never signed in) that plan read every such user: 60 ms a
-        // request once a few thousand people had joined by link (the benchmark found it). Plans stay per execution.
-        if (builder.Options?.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase) != true)
-        {
-            builder.Options = $"{builder.Options} -c plan_cache_mode=force_custom_plan".Trim();
         }
         return builder.ConnectionString;
     }
