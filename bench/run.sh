@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The benchmarks, in one command, on this machine:
 #   bench/run.sh           the full run (about 20 minutes): writes docs/benchmarks.md and docs/benchmarks.png
-#   bench/run.sh --quick   a shorter run of the same (under 5 minutes): writes artifacts/bench/report/
+#   bench/run.sh --quick   a shorter run of the same (under 8 minutes): writes artifacts/bench/report/
 #   bench/run.sh --prepare the seeded databases only, left running, with the settings to start the service and load it by hand
 # Both runs print one line per figure, `ratio NAME VALUE` or `figure NAME VALUE UNIT`, at the end.
 # Installs what is missing from Debian (postgresql, wrk, gnuplot-nox), builds the service in Release, starts a throwaway
-# PostgreSQL on loopback (removed afterwards); the driver (bench/Bench) does the rest. The method is in bench/method.md.
+# PostgreSQL on loopback (removed afterwards); the driver (bench/Bench) does the rest, including `npm ci` of the better-auth
+# peer (bench/peers/better-auth) when its lock file changed since the last install. The method is in bench/method.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"

@@ -123,7 +123,7 @@ internal static partial class Wrk
 internal static partial class PgBench
 {
     public static async Task<Measurement> RunAsync(string script, string scenario, int port, string database, int connections, int seconds,
-        IReadOnlyDictionary<string, string> variables, bool customPlans = true)
+        IReadOnlyDictionary<string, string> variables)
     {
         var info = new ProcessStartInfo(Binary())
         {
@@ -138,12 +138,6 @@ internal static partial class PgBench
             args.AddRange(["-D", $"{key}={value}"]);
         }
         args.Add(database);
-        // The service's statements run as the service has PostgreSQL run them (PostgresStorage.WithDefaults); a floor runs as
-        // PostgreSQL runs a prepared statement by default, which is the cheapest it can.
-        if (customPlans)
-        {
-            info.Environment["PGOPTIONS"] = "-c plan_cache_mode=force_custom_plan";
-        }
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

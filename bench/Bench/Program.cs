@@ -24,12 +24,15 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 Directory.CreateDirectory(options.Work);
 var started = DateTime.UtcNow;
 using var sink = new SmtpSink(0);
-var run = new BenchRun(options, sink);
+await using var receiver = await WebhookReceiver.StartAsync();
+var run = new BenchRun(options, sink, receiver);
 if (options.Prepare)
 {
     await run.PrepareAsync();
     return 0;
 }
+BenchRun.Progress("Installing the better-auth peer's npm packages if its lock file changed (npm ci)");
+await Peer.EnsureInstalledAsync(options.PeerDirectory);
 foreach (var provider in new[] { "Postgres", "Sqlite" })
 {
     await run.MeasureProviderAsync(provider);
@@ -51,6 +54,7 @@ internal sealed record BenchOptions(bool Quick, bool Prepare, string App, string
     public int Warmup => Quick ? 1 : 5;
     public int Seconds => Quick ? 2 : 20;
     public int WarmUpAll => Quick ? 8 : 30;
+    public string PeerDirectory => Path.Combine(Scripts, "..", "peers", "better-auth");
 
     public static BenchOptions Parse(string[] args)
     {
@@ -68,7 +72,7 @@ internal sealed record EmailLatency(string Provider, int Emails, double P50, dou
 internal sealed record Drain(string Provider, int Emails, double PerSecond, Cpu.PerRequest Cost);
 
 // Everything measured, provider by provider.
-internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
+internal sealed class BenchRun(BenchOptions options, SmtpSink sink, WebhookReceiver receiver)
 {
     private static readonly string SigningKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
@@ -78,6 +82,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
     public List<Drain> Drains { get; } = [];
     public List<string> SqlDifferences { get; } = [];
     public Dictionary<string, double> PeakRss { get; } = [];
+    public Dictionary<string, double> PeerRss { get; } = [];
     public string PostgresVersion { get; private set; } = "";
 
     // --prepare: both databases seeded as for a run, and what it takes to load them by hand (docs/benchmarks.md).
@@ -145,6 +150,11 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 // pgbench runs the request's statements alone; the emails they queue are then the backlog whose drain is timed.
                 // At 1 connection the dispatcher sends as the requests come, and that is where the email latency is taken.
                 var hold = connections == 32;
+                if (!hold)
+                {
+                    // The 1-connection create run's invitation.created events are the webhook backlog whose drain is timed.
+                    await RegisterWebhooksAsync(service, settings);
+                }
                 var before = await database.CountsAsync();
                 var from = DateTime.UtcNow;
                 var created = await MeasureAsync(service, provider, "create", "create.lua", connections, common, _ => 0, hold, ("BENCH_RUN", $"c{connections}"));
@@ -156,6 +166,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 else
                 {
                     (createFrom, createTo) = (from, to);
+                    await WebhookDrainAsync(provider, service, database, from);
                 }
                 var after = await database.CountsAsync();
                 Expect(provider, $"create c{connections}: one invitation and one queued email per 201", after.Invitations - before.Invitations == after.Outbox - before.Outbox
@@ -192,6 +203,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
             ExpectConcurrencyHelps(provider);
         }
 
+        await MeasurePeerAsync(provider);
         if (provider == "Postgres")
         {
             // Last: the rows pgbench queues can't be sent (their tokens are not encrypted), so no dispatcher may see them.
@@ -247,6 +259,50 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
         Progress(SqlDifferences.Count == 0 ? "Postgres: the pgbench scripts match the captured SQL" : $"Postgres: the pgbench scripts differ from the captured SQL:\n{string.Join('\n', SqlDifferences)}");
     }
 
+    // The better-auth peer (bench/peers/better-auth) right after the service, on the same PostgreSQL server (its own database)
+    // or its own SQLite file, seeded to the same shape, warmed up as the service is, and loaded by the same wrk settings.
+    private async Task MeasurePeerAsync(string provider)
+    {
+        var connection = provider == "Postgres"
+            ? $"Host=127.0.0.1;Port={options.PostgresPort};Username=postgres"
+            : Path.Combine(options.Work, "peer-sqlite", "peer.db");
+        Progress($"{provider}: seeding and starting the better-auth peer");
+        await using var peer = await Peer.StartAsync(options.PeerDirectory, provider, connection, options.Tenants, options.ResendPool, options.Work);
+        Progress($"{provider}: the peer seeded in {peer.Seeding.TotalSeconds:0} s");
+        var pool = new Seed.Slices(peer.ResendPool);
+        const int PerSecond = 2_000; // rows for several times the peer's fastest resend seen here
+        Dictionary<string, string> Environment(string scenario, int seconds, string run)
+        {
+            var environment = new Dictionary<string, string>(peer.WrkEnvironment) { ["BENCH_RUN"] = run, ["BENCH_FIRST"] = "0" };
+            if (scenario == "resend")
+            {
+                environment["BENCH_FIRST"] = $"{pool.Take(PerSecond * seconds)}";
+            }
+            return environment;
+        }
+        await Task.WhenAll(Peer.Scenarios.Select(s => Wrk.RunAsync(options.Scripts, provider, "peer warm-up", s.Script, peer.BaseUrl, 6, options.WarmUpAll,
+            Environment(s.Scenario, options.WarmUpAll, "warm"), options.Work)));
+        foreach (var connections in new[] { 32, 1 })
+        {
+            foreach (var (scenario, script) in Peer.Scenarios)
+            {
+                foreach (var (seconds, measure) in new[] { (options.Warmup, false), (options.Seconds, true) })
+                {
+                    var name = $"peer_{scenario}";
+                    var measured = await Wrk.RunAsync(options.Scripts, provider, name, script, peer.BaseUrl, connections, seconds,
+                        Environment(scenario, seconds, $"c{connections}-{(measure ? "m" : "w")}"), options.Work, peer.ProcessId);
+                    if (measure)
+                    {
+                        Measurements.Add(measured);
+                        Progress($"{provider} {name} c{connections}: {measured.Throughput:0} req/s, p50 {measured.P50:0.00} ms, p99 {measured.P99:0.00} ms, {measured.Failed} failed");
+                        Expect(provider, $"{name} c{connections}: no failed request", measured.Failed == 0, $"{measured.Failed} of {measured.Requests}");
+                    }
+                }
+            }
+        }
+        PeerRss[provider] = peer.PeakRssMb();
+    }
+
     // The floors: for each request, the least SQL that does what it must, in one statement (bench/pgbench/*_floor.sql), run by
     // pgbench -M prepared at 32 connections on the same database right after the service. A write floor must have written a
     // row for every transaction it counts, or it measured a guard refusing (a pool used up, say), not the work.
@@ -270,8 +326,7 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 variables["pool"] = $"{options.ResendPool}";
                 variables["list_tenant"] = $"{Seed.ThousandTenant}";
                 var before = await database.CountsAsync();
-                var measured = await PgBench.RunAsync(script, measure ? $"floor_{scenario}" : scenario, options.PostgresPort, database.Name, Connections, seconds, variables,
-                    customPlans: false);
+                var measured = await PgBench.RunAsync(script, measure ? $"floor_{scenario}" : scenario, options.PostgresPort, database.Name, Connections, seconds, variables);
                 var after = await database.CountsAsync();
                 var written = scenario switch
                 {
@@ -341,6 +396,53 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink)
                 }
             }
         }
+    }
+
+    public List<Drain> WebhookDrains { get; } = [];
+
+    // Endpoints the webhook drain is timed on: platform endpoints for invitation.created, each a path of the receiver, which
+    // holds its answers from now until the drain. Several, since a node delivers at most 4 at a time to one endpoint.
+    private const int WebhookEndpoints = 8;
+
+    private async Task RegisterWebhooksAsync(Service service, Service.Settings settings)
+    {
+        var token = await Service.CommandAsync(settings, "token", "--sub", "bench-platform", "--email", "platform@bench.test", "--platform-admin", "--minutes", "600");
+        using var http = new HttpClient { BaseAddress = new Uri(service.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        receiver.Hold();
+        receiver.Received.Clear();
+        for (var i = 0; i < WebhookEndpoints; i++)
+        {
+            var body = $$"""{"url":"{{receiver.BaseUrl}}/{{i}}","types":["invitation.created"],"description":"benchmark drain {{i}}"}""";
+            using var created = await http.PostAsync("/webhooks", new StringContent(body, Encoding.UTF8, "application/json"));
+            if (!created.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"Registering a webhook endpoint failed: {created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+            }
+        }
+    }
+
+    // The webhook drain, as the email drain: what the create run made while the receiver held its answers (every
+    // invitation.created since the endpoints were registered, to each of them) is released at once and timed until its last
+    // delivery arrives.
+    private async Task WebhookDrainAsync(string provider, Service service, Database database, DateTime from)
+    {
+        var expected = WebhookEndpoints * await database.EventsSinceAsync("invitation.created", from);
+        Progress($"{provider}: draining a backlog of {expected} webhook deliveries");
+        var cpuBefore = Cpu.Take(service.ProcessId);
+        var released = DateTime.UtcNow;
+        receiver.Release();
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (receiver.Received.Count < expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        var arrived = receiver.Received.Values.ToList();
+        Expect(provider, "webhook drain: every delivery of the backlog arrived", arrived.Count == expected, $"{arrived.Count} of {expected}");
+        var cost = Cpu.Per(cpuBefore, Cpu.Take(service.ProcessId), arrived.Count);
+        var seconds = arrived.Count > 0 ? (arrived.Max() - released).TotalSeconds : double.NaN;
+        WebhookDrains.Add(new Drain(provider, (int)expected, arrived.Count / seconds, cost));
+        Progress($"{provider}: drained {arrived.Count} webhook deliveries at {arrived.Count / seconds:0} deliveries/s, cpu/delivery {cost}");
     }
 
     // The drain rate, on the warm service: what the held runs queued (the sink answered none of it) is released at once
@@ -597,6 +699,9 @@ internal sealed class Database
         await reader.ReadAsync();
         return new Counts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6));
     });
+
+    public Task<long> EventsSinceAsync(string type, DateTime from) =>
+        WithCommandAsync($"SELECT count(*) FROM events WHERE type = '{type}' AND occurred_at >= {Time(from)}", async c => Convert.ToInt64(await c.ExecuteScalarAsync(), CultureInfo.InvariantCulture));
 
     // The emails queued in a time window, with when they were queued.
     public Task<List<(string MessageId, DateTime CreatedAt)>> QueuedBetweenAsync(DateTime from, DateTime to) =>

@@ -32,13 +32,14 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         new("writes_vs_better_auth", "the lower of resend and create throughput ÷ better-auth's, PostgreSQL (32 connections)",
             Math.Min(Ratio("resend", "peer_resend"), Ratio("create", "peer_create")), "", true, 8),
         new("reads_vs_better_auth", "the lower of get and list throughput ÷ better-auth's, PostgreSQL (32 connections)",
-            Math.Min(Ratio("get", "peer_get"), Ratio("list_1k", "peer_list")), "", true, 15),
+            Math.Min(Ratio("get", "peer_get"), Ratio("list_1k", "peer_list_1k")), "", true, 15),
         new("list_1m_vs_1k_p50", "list p50 with 1,000,000 invitations ÷ p50 with 1,000, PostgreSQL (1 connection)",
             (Find("Postgres", "list_1m", 1)?.P50 ?? double.NaN) / (Find("Postgres", "list_1k", 1)?.P50 ?? double.NaN), "", false, 1.2),
         new("sqlite_resend_p99_c32", "SQLite resend p99 at 32 connections", Find("Sqlite", "resend", 32)?.P99 ?? double.NaN, "ms", false, 50),
         new("outbox_drain", "outbox drain to the loopback SMTP server, PostgreSQL",
             run.Drains.FirstOrDefault(d => d.Provider == "Postgres")?.PerSecond ?? double.NaN, "emails/s", true, 1_000),
-        new("webhook_drain", "webhook deliveries to a loopback receiver, PostgreSQL", double.NaN, "deliveries/s", true, 1_000),
+        new("webhook_drain", "webhook deliveries to a loopback receiver, PostgreSQL",
+            run.WebhookDrains.FirstOrDefault(d => d.Provider == "Postgres")?.PerSecond ?? double.NaN, "deliveries/s", true, 1_000),
         new("peak_rss", "peak RSS of the service under load (the largest of every service process)",
             run.PeakRss.Count == 0 ? double.NaN : run.PeakRss.Values.Max(), "MB", false, 250),
         new("checks_failed", "checks under load that failed (below)", run.Checks.Count(c => !c.Passed) + run.SqlDifferences.Count, "checks", false, 0),
@@ -62,6 +63,10 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         foreach (var drain in run.Drains.Where(d => d.Provider != "Postgres"))
         {
             yield return $"figure {drain.Provider.ToLowerInvariant()}_outbox_drain {drain.PerSecond:0} emails/s";
+        }
+        foreach (var drain in run.WebhookDrains.Where(d => d.Provider != "Postgres"))
+        {
+            yield return $"figure {drain.Provider.ToLowerInvariant()}_webhook_drain {drain.PerSecond:0} deliveries/s";
         }
         foreach (var latency in run.Latencies)
         {
@@ -133,6 +138,38 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
                 $"| {m.Provider} | {m.Scenario} | {m.Connections} | {m.Throughput:#,0} | {Ms(m.P50)} | {Ms(m.P90)} | {Ms(m.P99)} | {Ms(m.Mean)} | {m.Requests:#,0} | {m.Failed} | {Cost(m.Cost?.Service)} | {Cost(m.Cost?.Postgres)} | {Cost(m.Cost?.Other)} |");
         }
         md.AppendLine();
+        md.AppendLine("## The peer: better-auth 1.7.25");
+        md.AppendLine();
+        md.AppendLine("better-auth's organization plugin (bench/peers/better-auth: one Node process, its defaults, its rate limiter off), run");
+        md.AppendLine("right after the service on the same PostgreSQL server (its own database) and on its own SQLite file, seeded to the");
+        md.AppendLine("same shape (as many organizations, the admin in each, a resend pool, an organization of 1,000 invitations) and");
+        md.AppendLine("loaded by the same wrk settings. Throughput in requests per second; the ratio is the service's over the peer's.");
+        md.AppendLine();
+        md.AppendLine("| provider | request | connections | the service | better-auth | ratio | p99 service / better-auth (ms) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var provider in new[] { "Postgres", "Sqlite" })
+        {
+            foreach (var connections in new[] { 32, 1 })
+            {
+                foreach (var scenario in new[] { "get", "list_1k", "resend", "create" })
+                {
+                    var (mine, theirs) = (Find(provider, scenario, connections), Find(provider, $"peer_{scenario}", connections));
+                    if (mine is not null && theirs is not null)
+                    {
+                        md.AppendLine(CultureInfo.InvariantCulture,
+                            $"| {provider} | {scenario} | {connections} | {mine.Throughput:#,0} | {theirs.Throughput:#,0} | {mine.Throughput / theirs.Throughput:0.0} | {Ms(mine.P99)} / {Ms(theirs.P99)} |");
+                    }
+                }
+            }
+        }
+        md.AppendLine();
+        md.AppendLine("Where the peer does less than the service for the same request:");
+        md.AppendLine();
+        foreach (var line in Peer.DoesLess)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {line}");
+        }
+        md.AppendLine();
         md.AppendLine("## Email");
         md.AppendLine();
         md.AppendLine("| provider | drain rate (emails/s) | backlog | CPU per email: service / PostgreSQL / other (ms) | latency from queued to SMTP accept, p50 / p99 (ms) | emails timed |");
@@ -147,6 +184,21 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         md.AppendLine("1-connection create run queues emails one by one and the dispatcher sends them as they come (the sink in the");
         md.AppendLine("benchmark process is the other side; other includes it).");
         md.AppendLine();
+        md.AppendLine("## Webhooks");
+        md.AppendLine();
+        md.AppendLine("| provider | drain rate (deliveries/s) | backlog | CPU per delivery: service / PostgreSQL / other (ms) |");
+        md.AppendLine("|---|---:|---:|---:|");
+        foreach (var drain in run.WebhookDrains)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {drain.Provider} | {drain.PerSecond:#,0} | {drain.Emails:#,0} | {Cost(drain.Cost.Service)} / {Cost(drain.Cost.Postgres)} / {Cost(drain.Cost.Other)} |");
+        }
+        md.AppendLine();
+        md.AppendLine("Eight platform endpoints subscribed to `invitation.created` point at a receiver in the benchmark process (Kestrel on");
+        md.AppendLine("loopback, 204 to every delivery); it holds its answers while the 1-connection create run makes events, then lets go,");
+        md.AppendLine("and the backlog (every such event, to each endpoint) is timed until its last delivery arrives. A node sends at most 4");
+        md.AppendLine("deliveries at a time to one endpoint, hence eight; the per-endpoint pace is raised out of the way");
+        md.AppendLine("(`Webhooks:MaxPerSecondPerEndpoint=10000`; the default, 50 a second, is about the receiver, not the service).");
+        md.AppendLine();
         md.AppendLine("## Memory");
         md.AppendLine();
         md.AppendLine("| service process | peak RSS (MB) |");
@@ -154,6 +206,10 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         foreach (var (process, mb) in run.PeakRss)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"| {process} | {mb:0} |");
+        }
+        foreach (var (provider, mb) in run.PeerRss)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| better-auth on {provider} (the peer, for comparison) | {mb:0} |");
         }
         md.AppendLine();
         md.AppendLine("## Checks under load");

@@ -158,6 +158,13 @@ internal sealed class Service : IAsyncDisposable
             // wrk and the accept benchmark come from one address; the per-client limit on token endpoints would stop them.
             env["RateLimits__TokenRequestsPerMinute"] = "1000000";
             env["Diagnostics__EmptyEndpoint"] = "true";
+            // The webhook drain (WebhookReceiver): a plain-HTTP receiver on loopback, held for up to a run (a minute at most,
+            // the timeout's ceiling), and a pace per endpoint that does not cap it (the default is 50 a second per endpoint).
+            env["Webhooks__AllowHttp"] = "true";
+            env["Webhooks__AllowPrivateNetworks"] = "true";
+            env["Webhooks__Timeout"] = "00:01:00";
+            env["Webhooks__LeaseDuration"] = "00:02:00";
+            env["Webhooks__MaxPerSecondPerEndpoint"] = "10000";
             return info;
         }
     }
