@@ -20,12 +20,12 @@ internal static class InvitationsApi
         invitations.MapGet("", ListInvitations).WithName("ListInvitations").ProducesFailures(404)
             .WithSummary("Lists invitations, newest first")
             .WithDescription("Filters by status (Expired means Pending past its expiry) and by exact email. The next page is linked in a `Link: <…>; rel=\"next\"` header; `after` is that opaque cursor.");
-        invitations.MapGet("/{id}", GetInvitation).WithName("GetInvitation").ProducesFailures(404)
+        invitations.MapGet("/{id}", GetInvitation).WithName("GetInvitation").ProducesFailures(404).WithMetadata(new RoleReadByHandler())
             .WithSummary("Gets one invitation");
         invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409)
             .WithSummary("Invites someone by email")
             .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member. 429 RateLimited when the tenant has used its hourly email quota.");
-        invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429)
+        invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
             .WithSummary("Resends an invitation")
             .WithDescription(ResendInvitation.Description);
         invitations.MapPut("/revoke", RevokeInvitation).WithName("RevokeInvitation").ProducesFailures(404, 409)
@@ -33,7 +33,7 @@ internal static class InvitationsApi
 
         // The seed's own example calls this path; it is the same handler behind the same checks.
         app.MapTenantAdminGroup("/api/tenant/{tenantId}").WithTags("Invitations")
-            .MapPut("/invitations/resend", ResendInvitation.Handle).WithName("ResendInvitationSeedPath").ProducesFailures(404, 409, 429)
+            .MapPut("/invitations/resend", ResendInvitation.Handle).WithName("ResendInvitationSeedPath").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
             .WithSummary("Resends an invitation (the seed's path)")
             .WithDescription(ResendInvitation.Description);
     }
@@ -84,11 +84,23 @@ internal static class InvitationsApi
         return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel(now)).ToArray());
     }
 
+    // One query: the caller's role in the tenant (rule 2, applied by AdmitAsync as the group filter would) and the row.
     private static async Task<Results<Ok<Envelope<UserInvitationModel>>, Failure>> GetInvitation(
-        long tenantId, long id, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        long tenantId, long id, Caller caller, HttpContext http, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var invitation = await db.Invitations.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, cancellationToken);
-        return invitation is null ? Failure.NotFound("The invitation") : ApiResults.Ok(invitation.ToModel(clock.UtcNow()));
+        var (bySubject, byEmail) = (TenantAdmin.RoleBySubject(db, caller), TenantAdmin.RoleByEmail(db, caller));
+        var found = await (
+            from t in db.Tenants.AsNoTracking()
+            where t.Id == tenantId
+            join row in db.Invitations.AsNoTracking().Where(i => i.Id == id) on t.Id equals row.TenantId into rows
+            from match in rows.DefaultIfEmpty()
+            select new { BySubject = bySubject.FirstOrDefault(), ByEmail = byEmail.FirstOrDefault(), Invitation = match })
+            .FirstOrDefaultAsync(cancellationToken);
+        if ((await TenantAdmin.AdmitAsync(http, db, caller, found is not null, found?.BySubject, found?.ByEmail, cancellationToken)).Refusal is { } refused)
+        {
+            return refused;
+        }
+        return found?.Invitation is { } invitation ? ApiResults.Ok(invitation.ToModel(clock.UtcNow())) : Failure.NotFound("The invitation");
     }
 
     private static async Task<Results<Created<Envelope<UserInvitationModel[]>>, Failure>> CreateInvitation(

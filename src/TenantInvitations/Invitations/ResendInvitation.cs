@@ -10,7 +10,9 @@ using TenantInvitations.Events;
 
 namespace TenantInvitations.Invitations;
 
-// The seed endpoint: PUT /tenant/{tenantId}/admin/user/invitation/resend?id=N. Rules 1 and 2 run in the group filter.
+// The seed endpoint: PUT /tenant/{tenantId}/admin/user/invitation/resend?id=N. Rule 1 runs in the group filter; rule 2 on
+// the role read by this handler's first query, with the invitation (TenantAdmin.AdmitAsync). On PostgreSQL a resend is
+// two round trips: that read, and the commit (EmailQuota.CommitWithinAsync, Data/OneRoundTrip.cs).
 internal static class ResendInvitation
 {
     public const string Description = """
@@ -28,35 +30,44 @@ internal static class ResendInvitation
         """;
 
     public static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> Handle(
-        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
+        long tenantId, long id, Caller caller, HttpContext http, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
+        var (bySubject, byEmail) = (TenantAdmin.RoleBySubject(db, caller), TenantAdmin.RoleByEmail(db, caller));
         var result = await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>
         {
             db.ChangeTracker.Clear();
-            // The invitation (tracked, for the guarded update) and its tenant's email quota, in one query.
-            var found = await db.Invitations.Where(i => i.Id == id)
-                .Select(i => new { Invitation = i, EmailsPerHour = db.Tenants.Where(t => t.Id == i.TenantId).Select(t => t.EmailsPerHour).FirstOrDefault() })
+            // The caller's role, the tenant's email quota and the invitation (tracked, for the guarded update), in one query.
+            var found = await (
+                from t in db.Tenants
+                where t.Id == tenantId
+                join row in db.Invitations.Where(i => i.Id == id) on t.Id equals row.TenantId into rows
+                from match in rows.DefaultIfEmpty()
+                select new { BySubject = bySubject.FirstOrDefault(), ByEmail = byEmail.FirstOrDefault(), t.EmailsPerHour, Invitation = match })
                 .FirstOrDefaultAsync(ct);
-            if (found is null)
+            var (admitted, refused) = await TenantAdmin.AdmitAsync(http, db, caller, found is not null, found?.BySubject, found?.ByEmail, ct);
+            if (refused is not null)
+            {
+                return refused;
+            }
+            if (found?.Invitation is not { } invitation)
             {
                 return Failure.NotFound("The invitation");
             }
-            var invitation = found.Invitation;
             var now = clock.UtcNow();
             var rules = options.Value;
-            if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } refused)
+            if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } notNow)
             {
-                return refused.ToFailure();
+                return notNow.ToFailure();
             }
             var token = InvitationToken.New();
             var message = await outbox.NewMessageAsync(invitation.Id, tenantId, token.Value, now, ct);
             db.SupersededTokens.Add(new SupersededToken { Hash = invitation.TokenHash, InvitationId = invitation.Id, SupersededAt = now });
             invitation.Resend(token.Hash, message.Id, now, rules.MaxSendsPerDay);
             db.OutboxMessages.Add(message);
-            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.resent", tenantId, "invitation", invitation.Id, now,
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), admitted, "invitation.resent", tenantId, "invitation", invitation.Id, now,
                 $"send {invitation.SendCount}"));
-            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, caller, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, admitted, invitation.ToModel(now), now);
             if (await EmailQuota.CommitWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
                 return overQuota;
