@@ -67,6 +67,17 @@ internal sealed record BenchOptions(bool Quick, bool Prepare, string App, string
 
 internal sealed record Check(string Provider, string Name, bool Passed, string Detail);
 
+// The machine's CPU time so far (all cores, ms) from /proc/stat: idle, waiting on disk, and stolen by the hypervisor.
+internal sealed record MachineCpu(long Idle, long IoWait, long Steal)
+{
+    public static MachineCpu Read()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .Select(f => long.Parse(f, CultureInfo.InvariantCulture) * 1000 / 100).ToArray(); // USER_HZ is 100 on Linux
+        return new MachineCpu(fields[3], fields[4], fields.Length > 7 ? fields[7] : 0);
+    }
+}
+
 internal sealed record EmailLatency(string Provider, int Emails, double P50, double P99);
 
 internal sealed record Drain(string Provider, int Emails, double PerSecond, Cpu.PerRequest Cost);
@@ -565,19 +576,22 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink, WebhookRecei
     private static bool Answered(long inDatabase, long answered, int connections) =>
         inDatabase >= answered && inDatabase <= answered + 2 * (connections + 1);
 
-    // Every half second of a measured run, what PostgreSQL's busy sessions wait on (distinct snapshots, in order).
+    // Every half second of a measured run, what PostgreSQL's busy sessions wait on, and the
+    // machine's CPU time in those half seconds that went to waiting on disk and to the hypervisor (steal: a virtual machine's
+    // cores given to someone else), which a stall with nothing busy in PostgreSQL or the service points to.
     private async Task<List<string>> SampleActivityAsync(CancellationToken stop)
     {
         var seen = new List<string>();
+        var machine = MachineCpu.Read();
         while (!stop.IsCancellationRequested && current is { } database)
         {
             try
             {
-                var now = await database.ActivityAsync();
-                if (now.Length > 0 && (seen.Count == 0 || seen[^1] != now))
-                {
-                    seen.Add($"[{DateTime.UtcNow:HH:mm:ss.f}] {now}");
-                }
+                var activity = await database.ActivityAsync();
+                var (before, after) = (machine, MachineCpu.Read());
+                machine = after;
+                seen.Add($"[{DateTime.UtcNow:HH:mm:ss.f}] machine: steal {after.Steal - before.Steal} ms, iowait {after.IoWait - before.IoWait} ms, idle {after.Idle - before.Idle} ms"
+                    + (activity.Length > 0 ? $"\n{activity}" : ""));
                 await Task.Delay(500, stop);
             }
             catch (OperationCanceledException)

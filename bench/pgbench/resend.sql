@@ -17,27 +17,24 @@
 \set audit_id :outbox_id + 1
 \set event_id :outbox_id + 2
 \set hash random(1000000000000000000, 9000000000000000000)
-SELECT u1."Role", u1."ByEmail"
-FROM (
-    SELECT m.role AS "Role", FALSE AS "ByEmail"
+SELECT (
+    SELECT m.role
     FROM memberships AS m
     INNER JOIN users AS u ON m.user_id = u.id
     WHERE m.tenant_id = :tenant AND u.subject = :sub
-    UNION ALL
-    SELECT m0.role AS "Role", TRUE AS "ByEmail"
+    LIMIT 1) AS "BySubject", (
+    SELECT m0.role
     FROM memberships AS m0
     INNER JOIN users AS u0 ON m0.user_id = u0.id
     WHERE m0.tenant_id = :tenant AND u0.subject IS NULL AND u0.normalized_email = :admin_email
-) AS u1
-ORDER BY u1."ByEmail"
-LIMIT 1;
-SELECT i.id, i.accepted_at, i.accepted_user_id, i.created_at, i.declined_at, i.delivery_attempts, i.delivery_last_attempt_at, i.delivery_last_error, i.delivery_outbox_id, i.delivery_status, i.email, i.expires_at, i.expiry_announced, i.invited_by, i.last_sent_at, i.locale, i.message, i.normalized_email, i.recent_sends, i.revoked_at, i.role, i.send_count, i.status, i.tenant_id, i.token_hash, i.validity_days, i.version, (
-    SELECT t.emails_per_hour
-    FROM tenants AS t
-    WHERE t.id = i.tenant_id
-    LIMIT 1) AS "EmailsPerHour"
-FROM invitations AS i
-WHERE i.tenant_id = :tenant AND i.id = :id
+    LIMIT 1) AS "ByEmail", t.emails_per_hour AS "EmailsPerHour", i0.id, i0.accepted_at, i0.accepted_user_id, i0.created_at, i0.declined_at, i0.delivery_attempts, i0.delivery_last_attempt_at, i0.delivery_last_error, i0.delivery_outbox_id, i0.delivery_status, i0.email, i0.expires_at, i0.expiry_announced, i0.invited_by, i0.last_sent_at, i0.locale, i0.message, i0.normalized_email, i0.recent_sends, i0.revoked_at, i0.role, i0.send_count, i0.status, i0.tenant_id, i0.token_hash, i0.validity_days, i0.version
+FROM tenants AS t
+LEFT JOIN (
+    SELECT i.id, i.accepted_at, i.accepted_user_id, i.created_at, i.declined_at, i.delivery_attempts, i.delivery_last_attempt_at, i.delivery_last_error, i.delivery_outbox_id, i.delivery_status, i.email, i.expires_at, i.expiry_announced, i.invited_by, i.last_sent_at, i.locale, i.message, i.normalized_email, i.recent_sends, i.revoked_at, i.role, i.send_count, i.status, i.tenant_id, i.token_hash, i.validity_days, i.version
+    FROM invitations AS i
+    WHERE i.tenant_id = :tenant AND i.id = :id
+) AS i0 ON t.id = i0.tenant_id
+WHERE t.id = :tenant
 LIMIT 1 \gset old_
 \set new_version :old_version + 1
 \set send_count :old_send_count + 1
