@@ -66,7 +66,7 @@ internal sealed class WebhookDispatcher(
         var now = clock.UtcNow();
         var leaseEnds = now + Settings.LeaseDuration;
         // Endpoints this node has its share of in flight, and endpoints that rest between probes: nothing of theirs is claimed.
-        var busy = held.Where(h => h.Value >= WebhookOptions.PerEndpoint).Select(h => h.Key)
+        var busy = held.Where(h => h.Value >= WebhookOptions.HeldPerEndpoint).Select(h => h.Key)
             .Concat(lanes.Where(l => l.Value.IsResting).Select(l => l.Key)).Distinct().ToArray();
         await using var db = contexts.CreateDbContext();
         var claimed = db.Database.IsNpgsql()
