@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks, in one command, on this machine:
-#   bench/run.sh           the full run (about 20 minutes): writes docs/benchmarks.md and docs/benchmarks.png
+#   bench/run.sh           the full run (about 35 minutes): writes docs/benchmarks.md and docs/benchmarks.png
 #   bench/run.sh --quick   a shorter run of the same (under 8 minutes): writes artifacts/bench/report/
 #   bench/run.sh --prepare the seeded databases only, left running, with the settings to start the service and load it by hand
 # Both runs print one line per figure, `ratio NAME VALUE` or `figure NAME VALUE UNIT`, at the end.
