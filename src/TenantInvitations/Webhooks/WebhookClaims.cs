@@ -6,8 +6,8 @@ namespace TenantInvitations.Webhooks;
 // How a node claims due deliveries with a lease (like the email outbox), and reserves their send times on the endpoint's row.
 internal static class WebhookClaims
 {
-    // Due deliveries, at most HeldPerEndpoint per endpoint so one busy receiver can't fill the node, skipping rows another node
-    // is claiming right now. Only the oldest room x HeldPerEndpoint due rows (a range of the due index) are ranked, and the picked
+    // Due deliveries, at most PerEndpoint per endpoint so one busy receiver can't fill the node, skipping rows another node is
+    // claiming right now. Only the oldest room x PerEndpoint due rows (a range of the due index) are ranked, and the picked
     // rows are locked by id: each step is materialized, so the plan can't re-run the ranking per row. The nested form it
     // replaced (IN over IN over the ranking of the whole backlog) took 15 s for one claim of a backlog of 4,500, found by
     // the benchmark's webhook drain. The row lock re-checks the row as committed (a claim that committed meanwhile fails
@@ -20,12 +20,12 @@ internal static class WebhookClaims
                 WHERE status IN ('Pending', 'Retrying') AND next_attempt_at <= {now}
                     AND (locked_until IS NULL OR locked_until <= {now}) AND endpoint_id <> ALL({busy})
                 ORDER BY next_attempt_at
-                LIMIT {room * WebhookOptions.HeldPerEndpoint}),
+                LIMIT {room * WebhookOptions.PerEndpoint}),
             picked AS MATERIALIZED (
                 SELECT id FROM (
                     SELECT id, next_attempt_at, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS nth FROM oldest
                 ) ranked
-                WHERE nth <= {WebhookOptions.HeldPerEndpoint}
+                WHERE nth <= {WebhookOptions.PerEndpoint}
                 ORDER BY next_attempt_at
                 LIMIT {room}),
             locked AS MATERIALIZED (
@@ -45,8 +45,8 @@ internal static class WebhookClaims
             .Where(d => (d.Status == WebhookDeliveryStatus.Pending || d.Status == WebhookDeliveryStatus.Retrying) && d.NextAttemptAt <= now
                 && (d.LockedUntil == null || d.LockedUntil <= now));
         var candidates = await due.Where(d => !busy.Contains(d.EndpointId)).OrderBy(d => d.NextAttemptAt).ThenBy(d => d.Id)
-            .Select(d => new { d.Id, d.EndpointId }).Take(room * WebhookOptions.HeldPerEndpoint).ToListAsync(cancellationToken);
-        var picked = candidates.GroupBy(c => c.EndpointId).SelectMany(g => g.Take(WebhookOptions.HeldPerEndpoint)).Take(room).Select(c => c.Id).ToList();
+            .Select(d => new { d.Id, d.EndpointId }).Take(room * WebhookOptions.PerEndpoint).ToListAsync(cancellationToken);
+        var picked = candidates.GroupBy(c => c.EndpointId).SelectMany(g => g.Take(WebhookOptions.PerEndpoint)).Take(room).Select(c => c.Id).ToList();
         if (picked.Count == 0)
         {
             return [];

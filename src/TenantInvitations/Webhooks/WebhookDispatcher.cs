@@ -58,7 +58,8 @@ internal sealed class WebhookDispatcher(
     {
         // While deliveries are in flight, the next claim waits until a quarter of MaxConcurrent is free: a round per finished
         // delivery (fan-out, claim, reads, pace) cost more than the delivery, and held the drain of a 48,592 backlog to
-        // 119 a second. Each endpoint keeps its in-flight share meanwhile, from the deliveries it holds (HeldPerEndpoint).
+        // 119 a second. (Holding more than an endpoint's in-flight share was tried and undone: slots reserved ahead for
+        // deliveries that then waited for the endpoint's lane could go out bunched, past Webhooks:MaxPerSecondPerEndpoint.)
         var room = Settings.MaxConcurrent - running.Count;
         if (room <= 0 || (!running.IsEmpty && room < Math.Max(1, Settings.MaxConcurrent / 4)))
         {
@@ -69,7 +70,7 @@ internal sealed class WebhookDispatcher(
         var now = clock.UtcNow();
         var leaseEnds = now + Settings.LeaseDuration;
         // Endpoints this node has its share of in flight, and endpoints that rest between probes: nothing of theirs is claimed.
-        var busy = held.Where(h => h.Value >= WebhookOptions.HeldPerEndpoint).Select(h => h.Key)
+        var busy = held.Where(h => h.Value >= WebhookOptions.PerEndpoint).Select(h => h.Key)
             .Concat(lanes.Where(l => l.Value.IsResting).Select(l => l.Key)).Distinct().ToArray();
         await using var db = contexts.CreateDbContext();
         var claimed = db.Database.IsNpgsql()

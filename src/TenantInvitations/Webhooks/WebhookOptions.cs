@@ -31,10 +31,5 @@ internal sealed class WebhookOptions
 
     public const int PerEndpoint = 4;
 
-    // A node claims up to twice its in-flight share of an endpoint: the next delivery is ready when one finishes, and a claim
-    // round takes several instead of one (a round per finished delivery capped the drain at about 300 a second). A held
-    // delivery waits at most one attempt (Timeout) for its slot, then makes its own: within the lease, at least twice that.
-    public const int HeldPerEndpoint = 2 * PerEndpoint;
-
     public bool HttpAllowed(IHostEnvironment environment) => AllowHttp ?? environment.IsDevelopment();
 }
