@@ -119,12 +119,15 @@ internal static class OneRoundTrip
 
     private static string Column(IProperty property, StoreObjectIdentifier table) => property.GetColumnName(table)!;
 
+    // EF Core's type mappings make parameters through a command; this one only ever constructs them (never executes,
+    // never holds one), so a single instance serves every request.
+    private static readonly NpgsqlCommand ParameterFactory = new();
+
     // The parameter as EF Core makes it for this property (its store type and value converter), named for Npgsql to rewrite.
     private static string Add(List<NpgsqlParameter> parameters, IProperty property, object? value)
     {
-        using var scratch = new NpgsqlCommand();
         var name = $"p{parameters.Count}";
-        parameters.Add((NpgsqlParameter)property.GetRelationalTypeMapping().CreateParameter(scratch, name, value, property.IsNullable));
+        parameters.Add((NpgsqlParameter)property.GetRelationalTypeMapping().CreateParameter(ParameterFactory, name, value, property.IsNullable));
         return $"@{name}";
     }
 
