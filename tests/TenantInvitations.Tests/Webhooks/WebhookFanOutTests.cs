@@ -1,0 +1,51 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using TenantInvitations.Data;
+using TenantInvitations.Events;
+using TenantInvitations.Webhooks;
+
+namespace TenantInvitations.Tests;
+
+// The dispatcher looks for work once a minute here (nothing in these tests wakes it), so the test runs the fan-out itself.
+public sealed class SlowPollWebhookApp : WebhookTestApp
+{
+    protected override IEnumerable<KeyValuePair<string, string>> ExtraSettings() => [new("Webhooks:PollInterval", "00:01:00")];
+}
+
+// The fan-out says when it left events behind, so the dispatcher runs it again at once instead of after its poll interval
+// (a backlog of events went through at one batch of 500 a poll).
+public sealed class WebhookFanOutTests(SlowPollWebhookApp app) : IClassFixture<SlowPollWebhookApp>
+{
+    [Fact]
+    public async Task A_backlog_longer_than_a_batch_goes_out_batch_after_batch_and_each_says_whether_more_is_waiting()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await using var receiver = await WebhookReceiver.StartAsync(app.Transcript);
+        var webhook = await app.CreateWebhookAsync(tenant, receiver.Url, [EventTypes.InvitationRevoked]);
+        var fanOut = app.Services.GetRequiredService<WebhookFanOut>();
+        while (await fanOut.RunAsync(CancellationToken.None))
+        {
+            // the tenant's and the endpoint's own events first
+        }
+        var ids = app.Services.GetRequiredService<IdGenerator>();
+        var backlog = WebhookFanOut.BatchSize + 1;
+        await app.QueryAsync(async db =>
+        {
+            for (var i = 0; i < backlog; i++)
+            {
+                EventLog.Add(db, await ids.NextAsync(CancellationToken.None), EventTypes.InvitationRevoked, tenant.Id, actor: null, new { n = i }, DateTime.UtcNow);
+            }
+            return await db.SaveChangesAsync();
+        });
+
+        Assert.True(await fanOut.RunAsync(CancellationToken.None)); // a full batch: more may be waiting
+        Assert.Equal(WebhookFanOut.BatchSize, await DeliveriesAsync(webhook.Id));
+        Assert.False(await fanOut.RunAsync(CancellationToken.None)); // the rest
+        Assert.Equal(backlog, await DeliveriesAsync(webhook.Id));
+        Assert.False(await fanOut.RunAsync(CancellationToken.None)); // nothing left, and nothing made twice
+        Assert.Equal(backlog, await DeliveriesAsync(webhook.Id));
+    }
+
+    private Task<int> DeliveriesAsync(long endpointId) =>
+        app.QueryAsync(db => db.WebhookDeliveries.IgnoreQueryFilters().CountAsync(d => d.EndpointId == endpointId));
+}
