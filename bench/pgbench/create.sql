@@ -16,25 +16,21 @@
 \set event_id :invitation_id + 3
 \set hash random(1000000000000000000, 9000000000000000000)
 \set email :invitation_id
-SELECT u1."Role", u1."ByEmail"
-FROM (
-    SELECT m.role AS "Role", FALSE AS "ByEmail"
+SELECT (
+    SELECT m.role
     FROM memberships AS m
     INNER JOIN users AS u ON m.user_id = u.id
     WHERE m.tenant_id = :tenant AND u.subject = :sub
-    UNION ALL
-    SELECT m0.role AS "Role", TRUE AS "ByEmail"
+    LIMIT 1) AS "BySubject", (
+    SELECT m0.role
     FROM memberships AS m0
     INNER JOIN users AS u0 ON m0.user_id = u0.id
     WHERE m0.tenant_id = :tenant AND u0.subject IS NULL AND u0.normalized_email = :admin_email
-) AS u1
-ORDER BY u1."ByEmail"
-LIMIT 1;
-SELECT t.id, t.allowed_email_domains, t.created_at, t.default_locale, t.display_name, t.emails_per_hour, t.invitation_validity_days, t.name, t.reply_to, EXISTS (
+    LIMIT 1) AS "ByEmail", t.id, t.allowed_email_domains, t.created_at, t.default_locale, t.display_name, t.emails_per_hour, t.invitation_validity_days, t.name, t.reply_to, EXISTS (
     SELECT 1
-    FROM memberships AS m
-    INNER JOIN users AS u ON m.user_id = u.id
-    WHERE m.tenant_id = :tenant AND u.normalized_email = :email) AS "IsMember", (
+    FROM memberships AS m1
+    INNER JOIN users AS u1 ON m1.user_id = u1.id
+    WHERE m1.tenant_id = :tenant AND u1.normalized_email = :email) AS "IsMember", (
     SELECT i.id
     FROM invitations AS i
     WHERE i.tenant_id = :tenant AND i.normalized_email = :email AND i.status = 'Pending'

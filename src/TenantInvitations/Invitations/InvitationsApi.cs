@@ -22,7 +22,7 @@ internal static class InvitationsApi
             .WithDescription("Filters by status (Expired means Pending past its expiry) and by exact email. The next page is linked in a `Link: <…>; rel=\"next\"` header; `after` is that opaque cursor.");
         invitations.MapGet("/{id}", GetInvitation).WithName("GetInvitation").ProducesFailures(404).WithMetadata(new RoleReadByHandler())
             .WithSummary("Gets one invitation");
-        invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409)
+        invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409).WithMetadata(new RoleReadByHandler())
             .WithSummary("Invites someone by email")
             .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member. 429 RateLimited when the tenant has used its hourly email quota.");
         invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
@@ -104,7 +104,7 @@ internal static class InvitationsApi
     }
 
     private static async Task<Results<Created<Envelope<UserInvitationModel[]>>, Failure>> CreateInvitation(
-        long tenantId, CreateInvitationRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
+        long tenantId, CreateInvitationRequest request, Caller caller, HttpContext http, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var problems = NewInvitation.Validate(request);
@@ -112,22 +112,32 @@ internal static class InvitationsApi
         {
             problems.Add(inviterProblem);
         }
+        // The caller's role, the tenant, and whether the address is a member or already invited, in one query; rule 2 (403)
+        // then comes before the body's problems, as it does for every endpoint whose role the filter reads.
+        var normalized = problems.Count == 0 ? EmailAddress.Normalize(request.Email!) : "";
+        var (bySubject, byEmail) = (TenantAdmin.RoleBySubject(db, caller), TenantAdmin.RoleByEmail(db, caller));
+        var found = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => new
+        {
+            BySubject = bySubject.FirstOrDefault(),
+            ByEmail = byEmail.FirstOrDefault(),
+            Tenant = t,
+            IsMember = db.Memberships.Any(m => m.User.NormalizedEmail == normalized),
+            PendingId = db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending).Select(i => (long?)i.Id).FirstOrDefault(),
+        }).FirstOrDefaultAsync(cancellationToken);
+        var (admitted, refused) = await TenantAdmin.AdmitAsync(http, db, caller, found is not null, found?.BySubject, found?.ByEmail, cancellationToken);
+        if (refused is not null)
+        {
+            return refused;
+        }
         if (problems.Count > 0)
         {
             return Failure.Validation(problems);
         }
         var role = request.Role ?? MemberRole.Member;
-        if (role == MemberRole.Owner && !caller.CanManageOwners)
+        if (role == MemberRole.Owner && !admitted.CanManageOwners)
         {
             return Failure.Forbidden("Only an Owner may invite an Owner.");
         }
-        var normalized = EmailAddress.Normalize(request.Email!);
-        var found = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => new
-        {
-            Tenant = t,
-            IsMember = db.Memberships.Any(m => m.User.NormalizedEmail == normalized),
-            PendingId = db.Invitations.Where(i => i.NormalizedEmail == normalized && i.Status == InvitationStatus.Pending).Select(i => (long?)i.Id).FirstOrDefault(),
-        }).FirstOrDefaultAsync(cancellationToken);
         if (found is null)
         {
             return Failure.NotFound("The tenant");
@@ -148,7 +158,7 @@ internal static class InvitationsApi
         var now = clock.UtcNow();
         var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
         var invitation = await NewInvitation.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
-            request.Message, request.Locale ?? found.Tenant.DefaultLocale, caller, now, cancellationToken);
+            request.Message, request.Locale ?? found.Tenant.DefaultLocale, admitted, now, cancellationToken);
         try
         {
             if (await EmailQuota.CommitWithinAsync(db, tenantId, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)

@@ -377,6 +377,11 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
         (await app.PostAsync(InvitationsPath(tenant), new { email }, member.Token)).AssertError(HttpStatusCode.Forbidden, "Forbidden");
         (await app.PostAsync(InvitationsPath(tenant), new { email }, outsider.OwnerToken)).AssertError(HttpStatusCode.Forbidden, "Forbidden");
         (await app.PostAsync(InvitationsPath(tenant), new { email })).AssertError(HttpStatusCode.Unauthorized, "Unauthorized");
+        // The role is read in the handler's own query (RoleReadByHandler), and rule 2 still comes before the body's problems.
+        (await app.PostAsync(InvitationsPath(tenant), new { email = "not an address", role = "Owner" }, member.Token))
+            .AssertError(HttpStatusCode.Forbidden, "Forbidden");
+        (await app.PostAsync(InvitationsPath(tenant), new { email = "not an address" }, tenant.OwnerToken))
+            .AssertError(HttpStatusCode.BadRequest, "ValidationError");
         Assert.Equal(0, await app.QueryAsync(db => db.Invitations.IgnoreQueryFilters().CountAsync(i => i.Email == email)));
     }
 
