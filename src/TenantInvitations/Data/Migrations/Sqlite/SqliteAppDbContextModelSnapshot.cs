@@ -514,8 +514,8 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                     b.HasKey("TenantId", "UserId")
                         .HasName("pk_memberships");
 
-                    b.HasIndex("UserId")
-                        .HasDatabaseName("ix_memberships_user_id");
+                    b.HasIndex("UserId", "TenantId")
+                        .HasDatabaseName("ix_memberships_user_id_tenant_id");
 
                     b.ToTable("memberships", (string)null);
                 });
