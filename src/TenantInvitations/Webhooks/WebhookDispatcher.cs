@@ -39,7 +39,7 @@ internal sealed class WebhookDispatcher(
     private int recording;
 
     // Outcomes are recorded at most this many to a transaction.
-    public const int ChunkSize = 50;
+    private const int ChunkSize = 50;
 
     private WebhookOptions Settings => options.Value;
 
@@ -223,18 +223,7 @@ internal sealed class WebhookDispatcher(
         {
             try
             {
-                while (TakeChunk() is { Count: > 0 } chunk)
-                {
-                    try
-                    {
-                        await RecordChunkAsync(chunk);
-                        chunk.ForEach(o => o.Recorded.TrySetResult());
-                    }
-                    catch (Exception exception)
-                    {
-                        chunk.ForEach(o => o.Recorded.TrySetException(exception));
-                    }
-                }
+                await RecordQueuedAsync();
             }
             finally
             {
@@ -242,6 +231,23 @@ internal sealed class WebhookDispatcher(
             }
         }
         await outcome.Recorded.Task;
+    }
+
+    // What is queued, chunk after chunk, until the queue is empty; each outcome's waiter learns how its chunk went.
+    private async Task RecordQueuedAsync()
+    {
+        while (TakeChunk() is { Count: > 0 } chunk)
+        {
+            try
+            {
+                await RecordChunkAsync(chunk);
+                chunk.ForEach(o => o.Recorded.TrySetResult());
+            }
+            catch (Exception exception)
+            {
+                chunk.ForEach(o => o.Recorded.TrySetException(exception));
+            }
+        }
     }
 
     private List<Outcome> TakeChunk()
