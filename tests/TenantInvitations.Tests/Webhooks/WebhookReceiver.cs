@@ -186,6 +186,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or IOException && (cancel.IsCancellationRequested || e is IOException))
         {
             // The sender gave up (a timeout, a killed process, enough of an endless body) or the receiver went down: nothing more is sent.
+            // No longer held before it is marked aborted, so a test that saw it aborted sees it gone from Held.
+            held.TryRemove(request, out _);
             request.Aborted = true;
             http.Abort();
         }
