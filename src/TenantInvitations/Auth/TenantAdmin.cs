@@ -79,34 +79,25 @@ internal static class TenantAdmin
         return role is null && !tenantExists ? Failure.NotFound("The tenant") : null;
     }
 
-    // The caller's role as the two lookups a hot path's own query selects (by sub; by email for someone who joined
-    // through a link and never signed in), and what the handler does with them: Admit.
-    public static IQueryable<MemberRole?> RoleBySubject(AppDbContext db, Caller caller)
-    {
-        var subject = caller.Subject;
-        return db.Memberships.Where(m => m.User.Subject == subject).Select(m => (MemberRole?)m.Role);
-    }
-
-    public static IQueryable<MemberRole?> RoleByEmail(AppDbContext db, Caller caller)
-    {
-        var email = caller.NormalizedEmail ?? "";
-        return db.Memberships.Where(m => m.User.Subject == null && m.User.NormalizedEmail == email).Select(m => (MemberRole?)m.Role);
-    }
-
+    // A hot path's compiled query (get, create and resend in Invitations/) selects the caller's role as two scalar lookups
+    // in the tenant's memberships: by sub, and by verified email for a user with no sub yet (someone who joined through a
+    // link and never signed in). That is MatchAsync's rule; a compiled query can't call a helper with its parameters, so
+    // each writes the two lookups out, and the role tests of those endpoints hold all of them to the same answers.
+    //
     // For an endpoint marked RoleReadByHandler: the filter's rule 2 on the role the handler read (tenantExists: its query
-    // found the tenant's row). Returns the caller with its role, or the refusal. A match by email links the sign-in, as
-    // the filter does.
+    // found the tenant's row). Returns the caller with its role, or the refusal. A match by email links the sign-in first,
+    // as the filter does, also when the role is then refused.
     public static async Task<(Caller Caller, Failure? Refusal)> AdmitAsync(HttpContext http, AppDbContext db, Caller caller,
         bool tenantExists, MemberRole? bySubject, MemberRole? byEmail, CancellationToken cancellationToken)
     {
         var role = bySubject ?? byEmail;
-        if (Refusal(caller, role, tenantExists, managersOnly: true) is { } refused)
-        {
-            return (caller, refused);
-        }
         if (bySubject is null && byEmail is not null)
         {
             await UserLinks.LinkAsync(db, caller, http.RequestServices.GetRequiredService<IdGenerator>(), http.RequestServices.GetRequiredService<TimeProvider>(), cancellationToken);
+        }
+        if (Refusal(caller, role, tenantExists, managersOnly: true) is { } refused)
+        {
+            return (caller, refused);
         }
         var admitted = caller with { Role = role };
         http.Features.Set(admitted);
@@ -198,6 +189,6 @@ internal static class PositiveIds
     }
 }
 
-// Marks a tenant-admin endpoint whose handler reads the caller's role in its own query (TenantAdmin.RoleBySubject,
-// RoleByEmail) and applies rule 2 with TenantAdmin.AdmitAsync, saving the filter's round trip on a hot path.
+// Marks a tenant-admin endpoint whose handler reads the caller's role in its own query (the two lookups described above
+// AdmitAsync) and applies rule 2 with TenantAdmin.AdmitAsync, saving the filter's round trip on a hot path.
 internal sealed class RoleReadByHandler;
