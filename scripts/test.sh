@@ -6,10 +6,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The browser tests drive Debian's Chromium through its ChromeDriver; nothing downloads a browser.
-# PostgreSQL comes from Debian too; both are installed in one apt-get run when missing.
+# PostgreSQL and Prometheus come from Debian too; all are installed in one apt-get run when missing.
 packages=""
 { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || packages="chromium chromium-driver"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages="$packages postgresql"
+# The metrics tests scrape the service with a real Prometheus and check the alert rules with its promtool.
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || packages="$packages prometheus"
 if [ -n "$packages" ]; then
   echo "Installing $packages from Debian..." >&2
   sudo=""

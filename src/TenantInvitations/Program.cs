@@ -11,6 +11,7 @@ using TenantInvitations.Email;
 using TenantInvitations.Events;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
+using TenantInvitations.Operations;
 using TenantInvitations.Tenants;
 using TenantInvitations.Webhooks;
 
@@ -62,6 +63,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
+builder.AddTelemetry();
 builder.AddHardening();
 builder.AddStorage();
 builder.AddInvitationAuth();
@@ -102,6 +104,8 @@ if (command == "migrate")
 }
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
 
+app.UseMetricsEndpoint();
+app.UseTraceIdHeader();
 app.UseTrustedProxies();
 app.UseSecurityHeaders();
 app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);

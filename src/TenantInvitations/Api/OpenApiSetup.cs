@@ -35,7 +35,8 @@ internal static class OpenApiSetup
                 Version = "v1",
                 Description = "Invite people into tenants by email. Every response, success or failure, is the envelope "
                     + "`{isSuccess, isFailure, error, value}`; errors carry `error.code`, `error.message` and `error.info`. "
-                    + "Every endpoint may also answer 500 InternalError (with an `X-Trace-Id` header) and 503 ServiceUnavailable (with `Retry-After`). "
+                    + "Every response carries an `X-Trace-Id` header: the trace of an incoming W3C `traceparent`, or a new one; audit events "
+                    + "and events store the same id. Every endpoint may also answer 500 InternalError (quote its `X-Trace-Id`) and 503 ServiceUnavailable (with `Retry-After`). "
                     + "A request to a host name not in the service's AllowedHosts is 400 ValidationError, and TRACE is 405 MethodNotAllowed.",
             };
             document.Components ??= new OpenApiComponents();

@@ -11,8 +11,20 @@ using TenantInvitations.Webhooks;
 namespace TenantInvitations.Data;
 
 // One model for every provider; each provider has a small subclass that owns its migrations.
-internal abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
+internal abstract class AppDbContext : DbContext, IDataProtectionKeyContext
 {
+    protected AppDbContext(DbContextOptions options) : base(options)
+    {
+        // An event is counted (invitation_events_total) once its change is saved, by SaveChanges or by OneRoundTrip's commit.
+        ChangeTracker.StateChanged += (_, change) =>
+        {
+            if (change.Entry.Entity is Event saved && change.OldState == EntityState.Added && change.NewState == EntityState.Unchanged)
+            {
+                Operations.AppMetrics.EventWritten(saved.Type);
+            }
+        };
+    }
+
     // The tenant whose rows the query filters show. Every rent starts at 0 (no tenant's rows); the request scope then sets
     // the route's tenant. A value never survives in the pool.
     public long TenantId { get; set; }

@@ -6,6 +6,7 @@ using Polly.Contrib.WaitAndRetry;
 using TenantInvitations.Data;
 using TenantInvitations.Events;
 using TenantInvitations.Invitations;
+using TenantInvitations.Operations;
 
 namespace TenantInvitations.Email;
 
@@ -263,6 +264,7 @@ internal sealed class OutboxDispatcher(
                 EventLog.Add(db, await ids.NextAsync(cancellationToken), type, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
             }
         }
+        var recorded = true;
         try
         {
             using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
@@ -276,8 +278,16 @@ internal sealed class OutboxDispatcher(
             }
             foreach (var message in chunk)
             {
-                await RecordOneAsync(db, message);
+                if (await RecordOneAsync(db, message))
+                {
+                    Count(message);
+                }
             }
+            recorded = false;
+        }
+        if (recorded)
+        {
+            chunk.ForEach(Count);
         }
         // Recorded: no later SaveChanges of this batch needs to look at them again (change detection scans every tracked row).
         foreach (var entry in db.ChangeTracker.Entries().Where(e => e.Entity is not OutboxMessage || chunk.Contains((OutboxMessage)e.Entity)).ToList())
@@ -286,8 +296,26 @@ internal sealed class OutboxDispatcher(
         }
     }
 
-    // One email's outcome on its own, when its chunk could not be recorded at once.
-    private async Task RecordOneAsync(AppDbContext db, OutboxMessage message)
+    // An outcome once recorded, in email_deliveries_total (and, when sent, the time from queuing to the mail server's accepting).
+    private static void Count(OutboxMessage message)
+    {
+        switch (message.Status)
+        {
+            case OutboxStatus.Sent:
+                AppMetrics.EmailDelivery("sent");
+                AppMetrics.EmailDelivered(message.SentAt!.Value - message.CreatedAt);
+                break;
+            case OutboxStatus.Failed:
+                AppMetrics.EmailDelivery("failed");
+                break;
+            case OutboxStatus.Queued when message.Attempts > 0:
+                AppMetrics.EmailDelivery("retry");
+                break;
+        }
+    }
+
+    // One email's outcome on its own, when its chunk could not be recorded at once; false when another dispatcher has it now.
+    private async Task<bool> RecordOneAsync(AppDbContext db, OutboxMessage message)
     {
         var cancellationToken = CancellationToken.None;
         var eventType = EventTypeOf(message);
@@ -309,7 +337,7 @@ internal sealed class OutboxDispatcher(
         if (!mine)
         {
             logger.LogWarning("Email {MessageId} was taken over by another dispatcher after its lease ran out; its outcome here is not recorded.", message.MessageId);
-            return;
+            return false;
         }
         var latest = await db.Invitations.IgnoreQueryFilters()
             .Where(i => i.Id == message.InvitationId && i.DeliveryOutboxId == message.Id)
@@ -326,6 +354,7 @@ internal sealed class OutboxDispatcher(
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     private static string? EventTypeOf(OutboxMessage message) => message.Status switch

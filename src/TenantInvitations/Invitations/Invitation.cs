@@ -86,10 +86,10 @@ internal sealed class Invitation
             // The cap frees up when enough of the oldest sends leave the 24-hour window.
             var freesAt = window[window.Count - maxSendsPerDay] + Day;
             wait = freesAt - now > wait ? freesAt - now : wait;
-            return Outcome.RateLimited(wait, $"This invitation was already sent {window.Count} times in the last 24 hours.");
+            return Outcome.RateLimited(wait, $"This invitation was already sent {window.Count} times in the last 24 hours.", "daily_cap");
         }
         return wait > TimeSpan.Zero
-            ? Outcome.RateLimited(wait, "This invitation was sent moments ago; wait for the cooldown to pass.")
+            ? Outcome.RateLimited(wait, "This invitation was sent moments ago; wait for the cooldown to pass.", "cooldown")
             : Outcome.Ok;
     }
 

@@ -8,6 +8,7 @@ using TenantInvitations.Data;
 using TenantInvitations.Email;
 using TenantInvitations.Events;
 using TenantInvitations.Members;
+using TenantInvitations.Operations;
 
 namespace TenantInvitations.Invitations;
 
@@ -77,6 +78,7 @@ internal static class ResendInvitation
             var rules = options.Value;
             if (invitation.CanResend(now, rules.ResendCooldown, rules.MaxSendsPerDay) is { IsOk: false } notNow)
             {
+                AppMetrics.ResendRefused(notNow.MetricReason);
                 return notNow.ToFailure();
             }
             var token = InvitationToken.New();
@@ -89,6 +91,7 @@ internal static class ResendInvitation
             EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, admitted, invitation.ToModel(now), now);
             if (await EmailQuota.CommitWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
+                AppMetrics.ResendRefused("quota");
                 return overQuota;
             }
             outbox.Committed();

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using TenantInvitations.Api;
 using TenantInvitations.Data;
+using TenantInvitations.Operations;
 
 namespace TenantInvitations.Webhooks;
 
@@ -294,6 +295,7 @@ internal sealed class WebhookDispatcher(
         var deliveries = await db.WebhookDeliveries.IgnoreQueryFilters().Where(d => deliveryIds.Contains(d.Id) && d.LockedBy == node)
             .ToDictionaryAsync(d => d.Id, cancellationToken);
         var disabled = new List<(WebhookEndpoint Endpoint, string Reason)>();
+        var decided = new List<WebhookDelivery>();
         foreach (var outcome in chunk)
         {
             if (!endpoints.TryGetValue(outcome.EndpointId, out var endpoint))
@@ -311,6 +313,7 @@ internal sealed class WebhookDispatcher(
                 await WebhookEndpoints.DisableAsync(db, endpoint, reason, now, cancellationToken);
                 disabled.Add((endpoint, reason));
             }
+            decided.Add(delivery);
         }
         try
         {
@@ -321,6 +324,15 @@ internal sealed class WebhookDispatcher(
             return false;
         }
         await transaction.CommitAsync(cancellationToken);
+        foreach (var delivery in decided)
+        {
+            AppMetrics.WebhookDelivery(delivery.Status switch
+            {
+                WebhookDeliveryStatus.Succeeded => "succeeded",
+                WebhookDeliveryStatus.Retrying => "retry",
+                _ => "failed",
+            });
+        }
         foreach (var (endpoint, reason) in disabled)
         {
             logger.LogWarning("Webhook endpoint {EndpointId} ({Host}) was disabled: {Reason}", endpoint.Id, HostOf(endpoint.Url), reason);
@@ -402,6 +414,7 @@ internal sealed class WebhookDispatcher(
         }
         await db.SaveChangesAsync(CancellationToken.None);
         await transaction.CommitAsync(CancellationToken.None);
+        AppMetrics.WebhookDelivery("failed");
     }
 
     // Gives a delivery back without counting an attempt, to be claimed again from `at`.
