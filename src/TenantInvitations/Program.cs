@@ -40,61 +40,33 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 });
 if (token is not null)
 {
-    return token.Run(builder.Configuration, builder.Environment, TimeProvider.System);
+    try
+    {
+        return token.Run(builder.Configuration, builder.Environment, TimeProvider.System);
+    }
+    catch (SettingException bad)
+    {
+        Console.Error.WriteLine(bad.Message);
+        return 1;
+    }
 }
 
-builder.Services.AddOptions<AppOptions>().BindConfiguration("App").ValidateDataAnnotations().ValidateOnStart();
-if (builder.Environment.IsDevelopment())
+// A bad setting stops the process here, before anything starts: one line on stderr per problem, exit code 1.
+WebApplication app;
+try
 {
-    builder.Services.PostConfigure<AppOptions>(o => o.PublicBaseUrl ??= "http://localhost:5080");
+    app = Configure(builder);
+    if (Settings.Problems(app.Services) is { Count: > 0 } problems)
+    {
+        problems.ForEach(Console.Error.WriteLine);
+        return 1;
+    }
 }
-builder.Services.AddOptions<InvitationOptions>().BindConfiguration("Invitations").ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddOptions<EmailOptions>().BindConfiguration("Email").ValidateDataAnnotations().ValidateOnStart();
-// The SMTP settings are checked on their own: annotations on nested objects are not validated with their parent.
-builder.Services.AddOptions<SmtpOptions>().BindConfiguration("Email:Smtp").ValidateDataAnnotations()
-    .Validate(o => MimeKit.MailboxAddress.TryParse(o.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
-    .ValidateOnStart();
-builder.Services.AddOptions<EventOptions>().BindConfiguration("Events").ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddOptions<WebhookOptions>().BindConfiguration("Webhooks").ValidateDataAnnotations()
-    .Validate(o => o.LeaseDuration >= 2 * o.Timeout, "Webhooks:LeaseDuration must be at least twice Webhooks:Timeout.")
-    .ValidateOnStart();
-builder.Services.AddSingleton(TimeProvider.System);
-
-builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
-builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-
-builder.AddTelemetry();
-builder.AddHardening();
-builder.AddStorage();
-builder.AddInvitationAuth();
-builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
-builder.Services.AddAntiforgery(o =>
+catch (SettingException bad)
 {
-    o.Cookie.Name = "invitations-antiforgery";
-    o.Cookie.SameSite = SameSiteMode.Strict;
-    o.FormFieldName = "_antiforgery";
-});
-builder.Services.AddSingleton<DatabaseHealthCheck>();
-builder.AddTrustedProxies();
-builder.AddTokenRateLimit();
-builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-builder.Services.AddInvitationOpenApi();
-
-builder.Services.AddSingleton<OutboxSignal>();
-builder.Services.AddSingleton<EmailOutbox>();
-builder.Services.AddSingleton<InvitationEmailRenderer>();
-// With Email:Smtp:Host set, emails go over SMTP; otherwise they are written to the pickup directory.
-builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredService<IOptions<EmailOptions>>().Value is var email && !string.IsNullOrWhiteSpace(email.Smtp.Host)
-    ? new SmtpEmailSender(email.Smtp)
-    : new PickupDirectorySender(Path.GetFullPath(email.PickupDirectory)));
-builder.Services.AddHostedService<OutboxDispatcher>();
-builder.Services.AddHostedService<ExpirySweeper>();
-builder.Services.AddHostedService<EventRetention>();
-builder.AddWebhookDelivery();
-builder.Services.AddSingleton<RequestDrain>();
-builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());
-
-var app = builder.Build();
+    Console.Error.WriteLine(bad.Message);
+    return 1;
+}
 
 if (command == "migrate")
 {
@@ -138,6 +110,64 @@ app.MapEmptyEndpoint();
 
 await app.RunAsync();
 return 0;
+
+// Every service and setting of the program; SettingException for a setting that can't be used.
+static WebApplication Configure(WebApplicationBuilder builder)
+{
+    builder.Services.AddSettings<AppOptions>("App").ValidateOnStart();
+    if (builder.Environment.IsDevelopment())
+    {
+        builder.Services.PostConfigure<AppOptions>(o => o.PublicBaseUrl ??= "http://localhost:5080");
+    }
+    builder.Services.AddSettings<InvitationOptions>("Invitations").ValidateOnStart();
+    builder.Services.AddSettings<EmailOptions>("Email").ValidateOnStart();
+    // The SMTP settings are checked on their own: annotations on nested objects are not validated with their parent.
+    builder.Services.AddSettings<SmtpOptions>("Email:Smtp")
+        .Validate(o => MimeKit.MailboxAddress.TryParse(o.From, out _), "Email:Smtp:From must be an address such as 'Acme <no-reply@acme.example>'.")
+        .ValidateOnStart();
+    builder.Services.AddSettings<EventOptions>("Events").ValidateOnStart();
+    builder.Services.AddSettings<DiagnosticsOptions>("Diagnostics");
+    builder.Services.AddSettings<WebhookOptions>("Webhooks")
+        .Validate(o => o.LeaseDuration >= 2 * o.Timeout, "Webhooks:LeaseDuration must be at least twice Webhooks:Timeout.")
+        .ValidateOnStart();
+    builder.Services.AddSingleton(TimeProvider.System);
+
+    builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+    builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+
+    builder.AddTelemetry();
+    builder.AddHardening();
+    builder.AddStorage();
+    builder.AddInvitationAuth();
+    builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
+    builder.Services.AddAntiforgery(o =>
+    {
+        o.Cookie.Name = "invitations-antiforgery";
+        o.Cookie.SameSite = SameSiteMode.Strict;
+        o.FormFieldName = "_antiforgery";
+    });
+    builder.Services.AddSingleton<DatabaseHealthCheck>();
+    builder.AddTrustedProxies();
+    builder.AddTokenRateLimit();
+    builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+    builder.Services.AddInvitationOpenApi();
+
+    builder.Services.AddSingleton<OutboxSignal>();
+    builder.Services.AddSingleton<EmailOutbox>();
+    builder.Services.AddSingleton<InvitationEmailRenderer>();
+    // With Email:Smtp:Host set, emails go over SMTP; otherwise they are written to the pickup directory.
+    builder.Services.AddSingleton<IEmailSender>(services => services.GetRequiredService<IOptions<EmailOptions>>().Value is var email && !string.IsNullOrWhiteSpace(email.Smtp.Host)
+        ? new SmtpEmailSender(email.Smtp)
+        : new PickupDirectorySender(Path.GetFullPath(email.PickupDirectory)));
+    builder.Services.AddHostedService<OutboxDispatcher>();
+    builder.Services.AddHostedService<ExpirySweeper>();
+    builder.Services.AddHostedService<EventRetention>();
+    builder.AddWebhookDelivery();
+    builder.Services.AddSingleton<RequestDrain>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());
+
+    return builder.Build();
+}
 
 // `dotnet run` builds Debug and so defaults to Development, where the embedded defaults need no settings;
 // a published (Release) build defaults to Production. ASPNETCORE_ENVIRONMENT or --environment always win.

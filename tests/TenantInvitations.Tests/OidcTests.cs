@@ -137,19 +137,3 @@ public sealed class OidcTests(OidcTestApp app) : IClassFixture<OidcTestApp>
         (await app.GetAsync("/me/tenants", app.Provider.Token("a", "a@idp.test"))).AssertSuccess();
     }
 }
-
-public sealed class OidcConfigurationTests
-{
-    [Fact]
-    public void An_authority_without_an_audience_stops_the_service_at_start()
-    {
-        using var app = new AuthorityWithoutAudienceApp();
-        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
-        Assert.Contains("Auth:Audience is required with Auth:Authority", error.ToString());
-    }
-
-    private sealed class AuthorityWithoutAudienceApp : TestApp
-    {
-        protected override IEnumerable<KeyValuePair<string, string>> Settings() => [new("Auth:Authority", "https://idp.example.test")];
-    }
-}

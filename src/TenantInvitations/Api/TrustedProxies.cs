@@ -23,7 +23,7 @@ internal static class TrustedProxies
 {
     public static void AddTrustedProxies(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TrustedProxyOptions>().BindConfiguration("ForwardedHeaders").ValidateDataAnnotations()
+        builder.Services.AddSettings<TrustedProxyOptions>("ForwardedHeaders")
             .Validate(o => o.KnownProxies.All(p => IPAddress.TryParse(p, out _)), "ForwardedHeaders:KnownProxies must be IP addresses, such as 10.0.0.5.")
             .Validate(o => o.KnownNetworks.All(n => System.Net.IPNetwork.TryParse(n, out _)), "ForwardedHeaders:KnownNetworks must be networks such as 10.0.0.0/8.")
             .ValidateOnStart();

@@ -26,14 +26,14 @@ internal static class AuthSetup
 
     public static void AddInvitationAuth(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        var options = Settings.Read<AuthOptions>(builder.Configuration, "Auth");
         if (options.Authority is not null && string.IsNullOrWhiteSpace(options.Audience))
         {
             // Without an audience, any token the provider issued for any other application would be accepted here.
-            throw new InvalidOperationException("Auth:Audience is required with Auth:Authority: set it to the audience your identity provider puts in tokens for this service.");
+            throw new SettingException("Auth:Audience is required with Auth:Authority: set it to the audience your identity provider puts in tokens for this service.");
         }
         var signingKey = options.Authority is null ? SigningKey.Resolve(options, builder.Environment) : null;
-        builder.Services.AddOptions<AuthOptions>().BindConfiguration("Auth");
+        builder.Services.AddSettings<AuthOptions>("Auth");
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
         {
@@ -124,12 +124,12 @@ internal static class SigningKey
             var bytes = Encoding.UTF8.GetBytes(configured);
             return bytes.Length >= MinimumBytes
                 ? bytes
-                : throw new InvalidOperationException($"Auth:SigningKey must be at least {MinimumBytes} bytes long.");
+                : throw new SettingException($"Auth:SigningKey must be at least {MinimumBytes} bytes long; the key set is shorter.");
         }
         if (!environment.IsDevelopment())
         {
-            throw new InvalidOperationException(
-                "Set Auth:Authority (and Auth:Audience) for OIDC, or Auth:SigningKey (at least 32 bytes) for locally signed tokens.");
+            throw new SettingException(
+                "Auth:Authority (with Auth:Audience) or Auth:SigningKey is required outside Development: set Auth:Authority (and Auth:Audience) for OIDC, or Auth:SigningKey (at least 32 bytes) for locally signed tokens.");
         }
         // Relative to the working directory, like the default database and mail folder.
         return Encoding.UTF8.GetBytes(ReadOrCreateDevelopmentKey(Path.GetFullPath(Path.Combine("data", "signing-key"))));

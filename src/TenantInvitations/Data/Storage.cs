@@ -23,8 +23,8 @@ internal static class Storage
 
     public static void AddStorage(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
-        builder.Services.AddOptions<StorageOptions>().BindConfiguration("Storage");
+        var options = Settings.Read<StorageOptions>(builder.Configuration, "Storage");
+        builder.Services.AddSettings<StorageOptions>("Storage");
         var connectionString = builder.Configuration.GetConnectionString("Invitations");
 
         if (string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
@@ -37,7 +37,7 @@ internal static class Storage
         {
             if (string.IsNullOrWhiteSpace(connectionString))
             {
-                throw new InvalidOperationException(
+                throw new SettingException(
                     "Storage:Provider is Postgres, so ConnectionStrings:Invitations must be set (for example Host=db;Database=invitations;Username=invitations;Password=...).");
             }
             builder.Services.AddPooledDbContextFactory<PostgresAppDbContext>(o => PostgresStorage.Configure(o, connectionString));
@@ -45,7 +45,7 @@ internal static class Storage
         }
         else
         {
-            throw new InvalidOperationException($"Storage:Provider '{options.Provider}' is not supported. Use 'Sqlite' or 'Postgres'.");
+            throw new SettingException($"Storage:Provider must be Sqlite or Postgres; it is '{options.Provider}'.");
         }
 
         builder.Services.AddHttpContextAccessor();

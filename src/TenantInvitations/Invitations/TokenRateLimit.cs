@@ -23,7 +23,7 @@ internal static class TokenRateLimit
 
     public static void AddTokenRateLimit(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration("RateLimits").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSettings<RateLimitOptions>("RateLimits").ValidateOnStart();
         builder.Services.AddRateLimiter(limiter =>
         {
             // The framework answers 503 by default; a client over its limit gets 429 RateLimited with Retry-After.

@@ -26,7 +26,7 @@ internal static class Telemetry
 
     public static void AddTelemetry(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<MetricsOptions>().BindConfiguration("Metrics")
+        builder.Services.AddSettings<MetricsOptions>("Metrics")
             .Validate(o => o.AllowedNetworks.All(n => IPNetwork.TryParse(n, out _)), "Metrics:AllowedNetworks must be networks such as 10.0.0.0/8.")
             .ValidateOnStart();
         builder.Services.AddSingleton<QueueGauges>();
