@@ -75,6 +75,12 @@ if (command == "migrate")
     return 0;
 }
 await Storage.PrepareAsync(app.Services, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MigrateOnStart);
+// Outside Development, emails that only land in a folder are worth one line at start.
+if (!app.Environment.IsDevelopment() && app.Services.GetRequiredService<IOptions<EmailOptions>>().Value is { } email && string.IsNullOrWhiteSpace(email.Smtp.Host))
+{
+    app.Logger.LogWarning("No Email:Smtp:Host is set, so invitation emails are not sent: they are written as .eml files to {PickupDirectory}. Set Email:Smtp:Host to send them.",
+        Path.GetFullPath(email.PickupDirectory));
+}
 
 app.UseMetricsEndpoint();
 app.UseTraceIdHeader();

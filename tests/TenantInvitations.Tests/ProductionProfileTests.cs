@@ -46,6 +46,13 @@ public sealed class ProductionProfileTests(ProductionService production) : IClas
     private const string ApiPolicy = "default-src 'none'; frame-ancestors 'none'";
 
     [Fact]
+    public void Without_an_SMTP_host_the_service_says_once_at_start_where_the_emails_go()
+    {
+        var line = $"No Email:Smtp:Host is set, so invitation emails are not sent: they are written as .eml files to {Path.Combine(production.Folder, "mail")}. Set Email:Smtp:Host to send them.";
+        Assert.Equal(1, production.Service.Output.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task There_is_no_docs_page_in_Production_but_the_OpenAPI_document_is_served()
     {
         foreach (var path in new[] { "/docs", "/docs/", "/docs/v1", "/docs/scalar.js" })

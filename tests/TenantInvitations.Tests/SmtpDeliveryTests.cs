@@ -233,12 +233,18 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
                 var created = await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken);
                 ids.Add(created.AssertSuccess(HttpStatusCode.Created)[0].GetProperty("id").GetInt64());
             }
-            foreach (var id in ids)
+            // The first email sent meets the refusal and is retried, not failed. Whether the other is tried too depends on
+            // whether the mail server's circuit opened first (MailServerCircuit): if it did, it waits unattempted.
+            var tried = await Eventually.ValueAsync(async () => await Task.WhenAll(ids.Select(id => DeliveryAsync(tenant, id, _ => true))),
+                deliveries => deliveries.Any(d => d.Attempts >= 1));
+            foreach (var delivery in tried)
             {
-                var waiting = await DeliveryAsync(tenant, id, d => d.Attempts >= 1);
-                Assert.Equal("Sending", waiting.Status);
-                Assert.Contains("refused the sender address: 553", waiting.LastError);
-                Assert.Contains("check Email:Smtp:From", waiting.LastError);
+                Assert.Equal(delivery.Attempts == 0 ? "Queued" : "Sending", delivery.Status);
+                if (delivery.Attempts > 0)
+                {
+                    Assert.Contains("refused the sender address: 553", delivery.LastError);
+                    Assert.Contains("check Email:Smtp:From", delivery.LastError);
+                }
             }
         }
         finally
@@ -285,8 +291,9 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
             {
                 (await app.PostAsync($"/tenant/{tenant.Id}/admin/user/invitation", new { email }, tenant.OwnerToken)).AssertSuccess(HttpStatusCode.Created);
             }
+            // At least one is tried and fails; the rest may wait untried once the mail server's circuit is open.
             await Eventually.ValueAsync(() => app.QueryAsync(db => db.OutboxMessages.IgnoreQueryFilters()
-                .CountAsync(m => m.TenantId == tenant.Id && m.LastError != null)), waiting => waiting == emails.Length);
+                .CountAsync(m => m.TenantId == tenant.Id && m.LastError != null)), tried => tried >= 1);
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MimeKit;
+using Polly.CircuitBreaker;
 using Polly.Contrib.WaitAndRetry;
 using TenantInvitations.Data;
 using TenantInvitations.Events;
@@ -17,7 +18,11 @@ internal sealed class OutboxDispatcher(
     IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : PeriodicWork(lifetime, logger)
 {
     private readonly Guid node = Guid.NewGuid();
+    private readonly MailServerCircuit circuit = new(ServerName(options.Value), clock, logger);
     private EmailOptions Settings => options.Value;
+
+    private static string ServerName(EmailOptions email) =>
+        string.IsNullOrWhiteSpace(email.Smtp.Host) ? $"(the pickup directory {email.PickupDirectory})" : $"{email.Smtp.Host}:{email.Smtp.Port}";
 
     protected override string Name => "the outbox dispatcher";
     protected override TimeSpan Interval => Settings.PollInterval;
@@ -35,6 +40,10 @@ internal sealed class OutboxDispatcher(
     // order over one SMTP session, and their outcomes recorded in one transaction.
     public async Task<int> DispatchBatchAsync(CancellationToken stoppingToken)
     {
+        if (circuit.IsResting)
+        {
+            return 0; // the mail server is down: the emails wait, unclaimed, until its next probe is due
+        }
         await using var db = contexts.CreateDbContext();
         var (messages, leaseEnds) = await ClaimAsync(db, stoppingToken);
         if (messages.Count == 0)
@@ -48,9 +57,9 @@ internal sealed class OutboxDispatcher(
             // Once claimed, an email is sent and recorded even if the service is stopping (the SMTP timeout bounds it);
             // the stop only prevents the next one from starting.
             await using var session = await sender.OpenSessionAsync(CancellationToken.None);
-            DeliveryException? unreachable = null;
+            var serverDown = false;
             var next = 0;
-            while (next < messages.Count && !stoppingToken.IsCancellationRequested)
+            while (next < messages.Count && !serverDown && !stoppingToken.IsCancellationRequested)
             {
                 var upcoming = messages.Skip(next).Take(ChunkSize).ToList();
                 var read = await ReadAsync(db, upcoming);
@@ -58,7 +67,7 @@ internal sealed class OutboxDispatcher(
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 foreach (var message in upcoming)
                 {
-                    if (stoppingToken.IsCancellationRequested || (chunk.Count > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) >= ChunkTime))
+                    if (serverDown || stoppingToken.IsCancellationRequested || (chunk.Count > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) >= ChunkTime))
                     {
                         break;
                     }
@@ -72,16 +81,14 @@ internal sealed class OutboxDispatcher(
                     {
                         continue; // the lease ran out and another dispatcher took this message over
                     }
-                    if (unreachable is not null)
+                    // Once the server is found unreachable, the rest of the batch is not tried: it is released below, its
+                    // attempts untouched, and waits for the circuit's next probe.
+                    var outcome = await DeliverAsync(session, message, read[message.InvitationId], now);
+                    serverDown = outcome != Sent.Done;
+                    if (outcome != Sent.NotTried)
                     {
-                        // The server is down: not tried now, but counted, so its backoff grows like the first one's.
-                        message.MarkAttemptFailed(now, unreachable.Message, RetryAt(message, now));
+                        chunk.Add(message);
                     }
-                    else
-                    {
-                        unreachable = await DeliverAsync(session, message, read[message.InvitationId], now);
-                    }
-                    chunk.Add(message);
                 }
                 await RecordAsync(db, chunk, read);
                 done.UnionWith(chunk.Select(m => m.Id));
@@ -162,27 +169,30 @@ internal sealed class OutboxDispatcher(
         return ([.. kept], leaseEnds);
     }
 
-    // Sends one message and sets its outcome. Returns the failure when the server itself is unreachable.
-    private async Task<DeliveryException?> DeliverAsync(IEmailSession session, OutboxMessage message, (Invitation Invitation, Tenants.Tenant Tenant) read, DateTime now)
+    private enum Sent { Done, ServerDown, NotTried }
+
+    // Sends one message and sets its outcome: Done (sent, or an outcome of its own), ServerDown (tried, and the server itself
+    // could not be reached: one attempt counted), NotTried (the circuit is open; nothing changed).
+    private async Task<Sent> DeliverAsync(IEmailSession session, OutboxMessage message, (Invitation Invitation, Tenants.Tenant Tenant) read, DateTime now)
     {
         var cancellationToken = CancellationToken.None;
         var (invitation, tenant) = read;
 
         if (message.Status != OutboxStatus.Queued)
         {
-            return null; // already finished elsewhere
+            return Sent.Done; // already finished elsewhere
         }
         if (invitation.DeliveryOutboxId != message.Id || invitation.Status != InvitationStatus.Pending)
         {
             message.Cancel(invitation.Status != InvitationStatus.Pending
                 ? $"Not sent: the invitation was {invitation.Status.ToString().ToLowerInvariant()} first."
                 : "Not sent: a newer email for this invitation replaced it.");
-            return null;
+            return Sent.Done;
         }
         if (invitation.StatusAt(now) == InvitationStatus.Expired)
         {
             message.MarkAttemptFailed(now, "Not sent: the invitation expired before the email could be delivered. Resend it.", retryAt: null);
-            return null;
+            return Sent.Done;
         }
 
         try
@@ -190,29 +200,36 @@ internal sealed class OutboxDispatcher(
             var link = app.Value.AcceptLink(outbox.UnprotectToken(message.ProtectedToken!));
             var email = await renderer.RenderAsync(InvitationEmailContent.For(invitation, tenant, link));
             var mime = InvitationEmailRenderer.ToMime(email, Settings.Smtp.From, invitation.Email, tenant.ReplyTo, message.MessageId, now);
-            await session.SendAsync(mime, cancellationToken);
+            await circuit.SendAsync(token => session.SendAsync(mime, token), cancellationToken);
             message.MarkSent(now);
-            return null;
+            return Sent.Done;
+        }
+        catch (BrokenCircuitException)
+        {
+            return Sent.NotTried;
         }
         catch (CryptographicException)
         {
             message.MarkAttemptFailed(now, "Not sent: its link could not be decrypted (the Data Protection keys changed). Resend the invitation.", retryAt: null);
-            return null;
+            return Sent.Done;
         }
         catch (DeliveryException failure)
         {
             var retryAt = failure.Permanent ? null : RetryAt(message, now);
-            logger.LogWarning(failure.InnerException, "Email {MessageId} for invitation {InvitationId} was not delivered (attempt {Attempt}, {Outcome}): {Reason}",
+            // The server being down is the circuit's one warning; an email's own refusal is a warning without a stack trace.
+            logger.Log(failure.ConnectionFailed ? LogLevel.Debug : LogLevel.Warning,
+                "Email {MessageId} for invitation {InvitationId} was not delivered (attempt {Attempt}, {Outcome}): {Reason}",
                 message.MessageId, invitation.Id, message.Attempts + 1, retryAt is null ? "final" : "will retry", failure.Message);
+            logger.LogDebug(failure.InnerException, "What the mail client reported for email {MessageId}.", message.MessageId);
             message.MarkAttemptFailed(now, retryAt is null && !failure.Permanent
                 ? $"Gave up after retrying for {Settings.RetryFor.TotalHours:0.#} hours. Last error: {failure.Message}"
                 : failure.Message, retryAt);
-            return failure.ConnectionFailed ? failure : null;
+            return failure.ConnectionFailed ? Sent.ServerDown : Sent.Done;
         }
         catch (ParseException)
         {
             message.MarkAttemptFailed(now, $"Not sent: {invitation.Email} or the tenant's reply-to address is not an address a mail server accepts.", retryAt: null);
-            return null;
+            return Sent.Done;
         }
         catch (Exception exception)
         {
@@ -222,17 +239,18 @@ internal sealed class OutboxDispatcher(
             message.MarkAttemptFailed(now, retryAt is null
                 ? "Not sent: an unexpected error kept happening; the service log has the details."
                 : "An unexpected error stopped this email; the service log has the details. It will be retried.", retryAt);
-            return null;
+            return Sent.Done;
         }
     }
 
-    // When to try again: Polly's decorrelated-jitter exponential backoff, each wait capped, until RetryFor has passed.
+    // When to try again: Polly's decorrelated-jitter exponential backoff, each wait capped, until RetryFor has passed since
+    // the email's first real attempt (not since it was queued: an outage it waited out unattempted doesn't count).
     private DateTime? RetryAt(OutboxMessage message, DateTime now)
     {
         var attempt = Math.Min(message.Attempts, 30);
         var delay = Backoff.DecorrelatedJitterBackoffV2(Settings.RetryBaseDelay, attempt + 1).Last();
         var next = now + (delay < Settings.MaxRetryDelay ? delay : Settings.MaxRetryDelay);
-        return next <= message.CreatedAt + Settings.RetryFor ? next : null;
+        return next <= (message.FirstAttemptAt ?? now) + Settings.RetryFor ? next : null;
     }
 
     // The outcomes of a chunk, in one transaction: each message, its invitation's delivery if this is still its latest email,
@@ -329,6 +347,7 @@ internal sealed class OutboxDispatcher(
                 .SetProperty(m => m.Attempts, message.Attempts)
                 .SetProperty(m => m.SentAt, message.SentAt)
                 .SetProperty(m => m.LastAttemptAt, message.LastAttemptAt)
+                .SetProperty(m => m.FirstAttemptAt, message.FirstAttemptAt)
                 .SetProperty(m => m.LastError, message.LastError)
                 .SetProperty(m => m.NextAttemptAt, message.NextAttemptAt)
                 .SetProperty(m => m.ProtectedToken, message.ProtectedToken)

@@ -27,6 +27,9 @@ internal sealed class OutboxMessage
     public DateTime CreatedAt { get; init; }
     public DateTime NextAttemptAt { get; private set; }
     public DateTime? LastAttemptAt { get; private set; }
+    // When the mail server was first really tried with this email: Email:RetryFor counts from here, so a backlog that waited
+    // out an outage (unattempted, see MailServerCircuit) still has its whole retry time.
+    public DateTime? FirstAttemptAt { get; private set; }
     public string? LastError { get; private set; }
     public DateTime? SentAt { get; private set; }
     // A dispatcher owns the message until this time; after it, another may take it over.
@@ -57,6 +60,7 @@ internal sealed class OutboxMessage
     public void MarkSent(DateTime now)
     {
         Attempts++;
+        FirstAttemptAt ??= now;
         Status = OutboxStatus.Sent;
         SentAt = LastAttemptAt = now;
         LastError = null;
@@ -67,6 +71,7 @@ internal sealed class OutboxMessage
     public void MarkAttemptFailed(DateTime now, string error, DateTime? retryAt)
     {
         Attempts++;
+        FirstAttemptAt ??= now;
         LastAttemptAt = now;
         LastError = error.Length > MaxErrorLength ? error[..MaxErrorLength] : error;
         if (retryAt is { } next)

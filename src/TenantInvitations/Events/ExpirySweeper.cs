@@ -25,7 +25,8 @@ internal sealed class ExpirySweeper(
         var now = clock.UtcNow();
         await using var db = contexts.CreateDbContext();
         var due = await db.Invitations.IgnoreQueryFilters()
-            .Where(i => i.Status == InvitationStatus.Pending && !i.ExpiryAnnounced && i.ExpiresAt <= now).Take(BatchSize).CountAsync(cancellationToken);
+            .Where(i => i.Status == InvitationStatus.Pending && !i.ExpiryAnnounced && i.ExpiresAt <= now).OrderBy(i => i.ExpiresAt).Take(BatchSize)
+            .CountAsync(cancellationToken);
         if (due == 0)
         {
             return 0;

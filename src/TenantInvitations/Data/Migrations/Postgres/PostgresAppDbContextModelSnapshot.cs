@@ -157,6 +157,10 @@ namespace TenantInvitations.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTime?>("FirstAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("first_attempt_at");
+
                     b.Property<long>("InvitationId")
                         .HasColumnType("bigint")
                         .HasColumnName("invitation_id");

@@ -148,6 +148,10 @@ namespace TenantInvitations.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTime?>("FirstAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("first_attempt_at");
+
                     b.Property<long>("InvitationId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("invitation_id");
