@@ -29,7 +29,7 @@ public sealed partial class EventCatalogueTests(CatalogueApp app) : IClassFixtur
         var payloads = await MakeOneOfEachAsync();
         var generated = Render(payloads);
 
-        var path = Path.Combine(NodeVerifier.RepositoryRoot(), "docs", "events.md");
+        var path = Path.Combine(Repository.Root, "docs", "events.md");
         var document = await File.ReadAllTextAsync(path);
         var start = document.IndexOf(Begin, StringComparison.Ordinal);
         var end = document.IndexOf(End, StringComparison.Ordinal);

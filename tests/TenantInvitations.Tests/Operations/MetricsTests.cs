@@ -14,17 +14,7 @@ namespace TenantInvitations.Tests;
 [Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class MetricsTests
 {
-    private static readonly string Deploy = Path.Combine(RepositoryRoot(), "deploy", "prometheus");
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "TenantInvitations.slnx")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("The repository root was not found above the test binaries.");
-    }
+    private static readonly string Deploy = Path.Combine(Repository.Root, "deploy", "prometheus");
 
     [Fact]
     public async Task Prometheus_scrapes_the_series_of_real_traffic_each_counted_once()

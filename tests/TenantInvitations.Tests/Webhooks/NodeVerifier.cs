@@ -13,7 +13,7 @@ internal static class NodeVerifier
 
     public static async Task<(int ExitCode, string Output)> VerifyAsync(string secret, string body, IHeaderDictionary headers, int seconds = 30)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "webhook-verify");
+        var folder = Path.Combine(Repository.Root, "tests", "webhook-verify");
         if (!Directory.Exists(Path.Combine(folder, "node_modules")))
         {
             throw new InvalidOperationException($"{folder}/node_modules is missing: run npm ci --prefix tests/webhook-verify (scripts/test.sh does).");
@@ -44,18 +44,5 @@ internal static class NodeVerifier
             throw new TimeoutException($"node verify.mjs did not finish within {seconds} s.");
         }
         return (process.ExitCode, $"{await stdout}{await stderr}".Trim());
-    }
-
-    // The folder holding TenantInvitations.slnx, found by walking up from the test binaries.
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "TenantInvitations.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"TenantInvitations.slnx was not found above {AppContext.BaseDirectory}.");
     }
 }
