@@ -280,7 +280,7 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
     }
 
     [Fact]
-    public async Task A_batch_of_waiting_emails_goes_out_over_one_connection()
+    public async Task A_batch_of_waiting_emails_goes_out_over_one_connection_per_batch()
     {
         var tenant = await app.CreateTenantAsync();
         var emails = Enumerable.Range(0, 5).Select(_ => Scenarios.UniqueEmail("batch")).ToArray();
@@ -306,7 +306,9 @@ public sealed class SmtpDeliveryTests(SmtpTestApp app) : IClassFixture<SmtpTestA
         {
             await app.Smtp.WaitForAsync(email);
         }
-        Assert.Equal(1, app.Smtp.Sessions - sessionsBefore);
+        // One connection per batch, not per email: the emails that waited untried can go in the batch right after the
+        // server is back, the ones scheduled for a retry in the next (MailServerCircuit), so one or two connections for five.
+        Assert.InRange(app.Smtp.Sessions - sessionsBefore, 1, 2);
     }
 
     private sealed record Delivery(string Status, int Attempts, string? LastError);
