@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
@@ -66,7 +65,7 @@ internal static partial class ErrorHandling
 
     private static Task WriteInternalErrorAsync(HttpContext http)
     {
-        var traceId = Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
+        var traceId = Operations.Telemetry.TraceIdOf(http);
         http.Response.Headers["X-Trace-Id"] = traceId;
         return Failure.WriteAsync(http, StatusCodes.Status500InternalServerError, new ApiError(ErrorCode.InternalError,
             "An unexpected error occurred.", [$"Quote trace id {traceId} when reporting this."]));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using TenantInvitations.Members;
@@ -39,7 +38,7 @@ internal sealed record Caller(string? Subject, string? Email, string? VerifiedEm
             email,
             verified && email is not null && EmailAddress.IsAscii(email) ? email : null,
             authenticated && user.IsInRole(AuthOptions.PlatformAdminRole),
-            Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier,
+            Operations.Telemetry.TraceIdOf(http),
             http.Connection.RemoteIpAddress?.ToString());
         http.Features.Set(caller);
         return caller;

@@ -282,11 +282,11 @@ internal sealed class OutboxDispatcher(
                 EventLog.Add(db, await ids.NextAsync(cancellationToken), type, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
             }
         }
-        var recorded = true;
         try
         {
             using var writer = await SqliteWriters.EnterAsync(db, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
+            chunk.ForEach(Count);
         }
         catch (DbUpdateConcurrencyException)
         {
@@ -301,11 +301,6 @@ internal sealed class OutboxDispatcher(
                     Count(message);
                 }
             }
-            recorded = false;
-        }
-        if (recorded)
-        {
-            chunk.ForEach(Count);
         }
         // Recorded: no later SaveChanges of this batch needs to look at them again (change detection scans every tracked row).
         foreach (var entry in db.ChangeTracker.Entries().Where(e => e.Entity is not OutboxMessage || chunk.Contains((OutboxMessage)e.Entity)).ToList())

@@ -88,10 +88,13 @@ internal static class Telemetry
         return IPAddress.IsLoopback(remote) || allowed.Any(network => network.Contains(remote));
     }
 
-    // Every response names its trace: the caller's own when it sent a traceparent. Audit events and events record the same id.
+    // A request's trace id: the caller's own when it sent a traceparent. X-Trace-Id, the audit and the events all use this.
+    public static string TraceIdOf(HttpContext http) => Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
+
+    // Every response names its trace.
     public static void UseTraceIdHeader(this WebApplication app) => app.Use((http, next) =>
     {
-        http.Response.Headers["X-Trace-Id"] = Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
+        http.Response.Headers["X-Trace-Id"] = TraceIdOf(http);
         return next(http);
     });
 }
