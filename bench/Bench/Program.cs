@@ -83,7 +83,7 @@ internal sealed record EmailLatency(string Provider, int Emails, double P50, dou
 internal sealed record Drain(string Provider, int Emails, double PerSecond, Cpu.PerRequest Cost);
 
 // Everything measured, provider by provider.
-internal sealed class BenchRun(BenchOptions options, SmtpSink sink, WebhookReceiver receiver)
+internal sealed partial class BenchRun(BenchOptions options, SmtpSink sink, WebhookReceiver receiver)
 {
     private static readonly string SigningKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
@@ -200,6 +200,10 @@ internal sealed class BenchRun(BenchOptions options, SmtpSink sink, WebhookRecei
                 Expect(provider, $"accept c{connections}: one accepted invitation and one member per 200", after.Accepted - before.Accepted == after.Members - before.Members
                     && Answered(after.Accepted - before.Accepted, accepted, connections),
                     $"{accepted} accepted; accepted +{after.Accepted - before.Accepted}, members +{after.Members - before.Members}");
+            }
+            if (provider == "Postgres")
+            {
+                await BulkAndImportAsync(service, database, token);
             }
             Progress($"{provider}: waiting for the outbox to empty");
             var drained = await WaitForOutboxAsync(database, TimeSpan.FromMinutes(options.Quick ? 2 : 5));
@@ -686,6 +690,8 @@ internal sealed class Database
         }
         return new Database(path, $"Data Source={path}", null, $"Data Source={path};Pooling=False");
     }
+
+    public Task ExecuteAsync(string sql) => WithCommandAsync(sql, c => c.ExecuteNonQueryAsync());
 
     public Task SeedAsync(Seed seed) => postgres is not null ? seed.WritePostgresAsync(postgres) : seed.WriteSqliteAsync(sqlite!);
 

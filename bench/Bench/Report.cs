@@ -40,6 +40,8 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
             run.Drains.FirstOrDefault(d => d.Provider == "Postgres")?.PerSecond ?? double.NaN, "emails/s", true, 1_000),
         new("webhook_drain", "webhook deliveries to a loopback receiver, PostgreSQL",
             run.WebhookDrains.FirstOrDefault(d => d.Provider == "Postgres")?.PerSecond ?? double.NaN, "deliveries/s", true, 1_000),
+        new("bulk_1000_p50", "one 1,000-row bulk request, PostgreSQL (p50, one at a time)", BenchRun.Median(run.BulkMilliseconds), "ms", false, 1_000),
+        new("import_rows_per_s", "a CSV import from its 202 to Completed, PostgreSQL (100,000 rows; 20,000 in the quick run)", run.ImportRowsPerSecond, "rows/s", true, 2_000),
         new("peak_rss", "peak RSS of the service under load (the largest of every service process)",
             run.PeakRss.Count == 0 ? double.NaN : run.PeakRss.Values.Max(), "MB", false, 250),
         new("checks_failed", "checks under load that failed (below)", run.Checks.Count(c => !c.Passed) + run.SqlDifferences.Count, "checks", false, 0),
@@ -67,6 +69,10 @@ internal sealed class Report(BenchOptions options, BenchRun run, TimeSpan took)
         foreach (var drain in run.WebhookDrains.Where(d => d.Provider != "Postgres"))
         {
             yield return $"figure {drain.Provider.ToLowerInvariant()}_webhook_drain {drain.PerSecond:0} deliveries/s";
+        }
+        if (run.BulkDrain is { } bulkDrain)
+        {
+            yield return $"figure pg_bulk_import_email_drain {bulkDrain.PerSecond:0} emails/s";
         }
         foreach (var latency in run.Latencies)
         {

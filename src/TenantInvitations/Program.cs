@@ -9,6 +9,7 @@ using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
 using TenantInvitations.Events;
+using TenantInvitations.Imports;
 using TenantInvitations.Invitations;
 using TenantInvitations.Members;
 using TenantInvitations.Operations;
@@ -104,6 +105,7 @@ app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check 
 app.MapTenants();
 app.MapTenantSettings();
 app.MapInvitations();
+app.MapImports();
 app.MapEmailPreview();
 app.MapMembers();
 app.MapAudit();
@@ -168,6 +170,11 @@ static WebApplication Configure(WebApplicationBuilder builder)
     builder.Services.AddHostedService<OutboxDispatcher>();
     builder.Services.AddHostedService<ExpirySweeper>();
     builder.Services.AddHostedService<EventRetention>();
+    builder.Services.AddHostedService<IdempotencyKeyRetention>();
+    builder.Services.AddSettings<ImportOptions>("Imports").ValidateOnStart();
+    builder.Services.AddSingleton<ImportSignal>();
+    builder.Services.AddHostedService<ImportRunner>();
+    builder.Services.AddHostedService<ImportRetention>();
     builder.AddWebhookDelivery();
     builder.Services.AddSingleton<RequestDrain>();
     builder.Services.AddHostedService(services => services.GetRequiredService<RequestDrain>());

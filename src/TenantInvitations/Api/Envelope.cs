@@ -39,6 +39,8 @@ internal enum ErrorCode
     InvitationSuperseded,
     PayloadTooLarge,
     UnsupportedMediaType,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     RateLimited,
     InternalError,
     ServiceUnavailable,

@@ -13,9 +13,11 @@ internal static class OpenApiSetup
         ["401"] = "Unauthorized: the bearer token is missing, invalid or expired.",
         ["403"] = "Forbidden: the caller may not do this in this tenant (EmailMismatch on accept: the invitation is for another email).",
         ["404"] = "NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too).",
-        ["409"] = "InvitationNotPending (`info` names the status), AlreadyInvited (`info` gives the pending id), AlreadyMember or LastOwner.",
+        ["409"] = "InvitationNotPending (`info` names the status), AlreadyInvited (`info` gives the pending id), AlreadyMember or LastOwner; IdempotencyKeyInUse while a request with the same `Idempotency-Key` still runs (with `Retry-After`).",
         ["410"] = "InvitationExpired or InvitationSuperseded: the token is real, but it expired or a later resend replaced it.",
         ["413"] = "PayloadTooLarge: the body is over 1 MB.",
+        ["415"] = "UnsupportedMediaType: the body's content type is not one this operation reads.",
+        ["422"] = "IdempotencyKeyReused: this `Idempotency-Key` was used within 24 hours with a different body.",
         ["429"] = "RateLimited: a cooldown or quota was hit; the `Retry-After` header gives the seconds to wait.",
     };
 
@@ -81,6 +83,12 @@ internal static class OpenApiSetup
                 {
                     concrete.Description = description;
                 }
+            }
+            // An operation with a larger limit of its own (an import's file) says so.
+            if (metadata.OfType<Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata>().LastOrDefault()?.MaxRequestBodySize is { } limit
+                && operation.Responses?.TryGetValue("413", out var tooLarge) == true && tooLarge is OpenApiResponse sized)
+            {
+                sized.Description = $"PayloadTooLarge: the body is over {limit / 1024 / 1024} MB.";
             }
             return Task.CompletedTask;
         });

@@ -42,6 +42,10 @@ internal abstract class AppDbContext : DbContext, IDataProtectionKeyContext
     public DbSet<EventMark> EventMarks => Set<EventMark>();
     public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+    public DbSet<Api.IdempotencyRecord> IdempotencyRecords => Set<Api.IdempotencyRecord>();
+    public DbSet<Imports.InvitationImport> InvitationImports => Set<Imports.InvitationImport>();
+    public DbSet<Imports.ImportFile> ImportFiles => Set<Imports.ImportFile>();
+    public DbSet<Imports.ImportResult> ImportResults => Set<Imports.ImportResult>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -57,6 +61,10 @@ internal abstract class AppDbContext : DbContext, IDataProtectionKeyContext
         model.ApplyConfiguration(new EventMarkConfiguration());
         model.ApplyConfiguration(new WebhookEndpointConfiguration());
         model.ApplyConfiguration(new WebhookDeliveryConfiguration());
+        model.ApplyConfiguration(new Api.IdempotencyRecordConfiguration());
+        model.ApplyConfiguration<Imports.InvitationImport>(new Imports.ImportConfiguration());
+        model.ApplyConfiguration<Imports.ImportFile>(new Imports.ImportConfiguration());
+        model.ApplyConfiguration<Imports.ImportResult>(new Imports.ImportConfiguration());
 
         // Tenant isolation lives in the model: tenant-owned rows are only visible inside their tenant.
         // The invitee token endpoints and the dispatcher opt out explicitly with IgnoreQueryFilters.
@@ -68,6 +76,8 @@ internal abstract class AppDbContext : DbContext, IDataProtectionKeyContext
         // Platform endpoints (no tenant) and their deliveries are in no tenant's view.
         model.Entity<WebhookEndpoint>().HasQueryFilter(w => w.TenantId == TenantId);
         model.Entity<WebhookDelivery>().HasQueryFilter(d => d.TenantId == TenantId);
+        // An import's file and results are reached through the import, which is in its tenant's view only.
+        model.Entity<Imports.InvitationImport>().HasQueryFilter(i => i.TenantId == TenantId);
     }
 }
 

@@ -41,6 +41,17 @@ internal sealed class IdGenerator(IDbContextFactory<AppDbContext> contexts)
         return id;
     }
 
+    // Several ids at once, for changes that must have them all before they lock anything.
+    public async ValueTask<Queue<long>> TakeAsync(int count, CancellationToken cancellationToken)
+    {
+        var taken = new Queue<long>(count);
+        while (taken.Count < count)
+        {
+            taken.Enqueue(await NextAsync(cancellationToken));
+        }
+        return taken;
+    }
+
     private bool TryTake(out long id)
     {
         lock (sync)

@@ -12,7 +12,10 @@ internal sealed class EmailOutbox(IdGenerator ids, IDataProtectionProvider prote
     private readonly IDataProtector protector = protection.CreateProtector("TenantInvitations.Outbox.InvitationToken");
 
     public async ValueTask<OutboxMessage> NewMessageAsync(long invitationId, long tenantId, string token, DateTime now, CancellationToken cancellationToken) =>
-        OutboxMessage.ForInvitation(await ids.NextAsync(cancellationToken), invitationId, tenantId, protector.Protect(token), app.Value.BaseUri.Host, now);
+        NewMessage(await ids.NextAsync(cancellationToken), invitationId, tenantId, token, now);
+
+    public OutboxMessage NewMessage(long id, long invitationId, long tenantId, string token, DateTime now) =>
+        OutboxMessage.ForInvitation(id, invitationId, tenantId, protector.Protect(token), app.Value.BaseUri.Host, now);
 
     public string UnprotectToken(string protectedToken) => protector.Unprotect(protectedToken);
 

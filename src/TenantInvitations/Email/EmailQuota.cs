@@ -46,6 +46,37 @@ internal static class EmailQuota
         return null;
     }
 
+    // For a batch, inside the tenant's lock (Storage.LockTenantAsync): how many emails the tenant may still send in this hour,
+    // keeping `reserve` of them for others.
+    public static async Task<int> LeftAsync(AppDbContext db, long tenantId, int emailsPerHour, int reserve, DateTime now, CancellationToken cancellationToken)
+    {
+        var hourAgo = now - Hour;
+        var sent = await db.OutboxMessages.IgnoreQueryFilters().CountAsync(m => m.TenantId == tenantId && m.CreatedAt > hourAgo, cancellationToken);
+        return Math.Max(0, emailsPerHour - reserve - sent);
+    }
+
+    // When fewer than `limit` emails will be in the tenant's sliding hour: the limit-th most recent email then turns an hour
+    // old. `unsaved` emails are about to be queued now, ahead of those saved. Now, if the hour holds fewer already.
+    public static async Task<DateTime> FreeAtAsync(AppDbContext db, long tenantId, int limit, int unsaved, DateTime now, CancellationToken cancellationToken)
+    {
+        var position = limit - unsaved;
+        if (position <= 0)
+        {
+            return now + Hour;
+        }
+        var hourAgo = now - Hour;
+        var counted = await db.OutboxMessages.IgnoreQueryFilters()
+            .Where(m => m.TenantId == tenantId && m.CreatedAt > hourAgo)
+            .OrderByDescending(m => m.CreatedAt)
+            .Skip(position - 1)
+            .Select(m => (DateTime?)m.CreatedAt)
+            .FirstOrDefaultAsync(cancellationToken);
+        return counted is { } at ? at + Hour : now;
+    }
+
+    // A batch row over the quota: the 429's error, for a tenant that may send again at `next`.
+    public static ApiError RefusalError(DateTime freeAt, int emailsPerHour, DateTime now) => Refusal(freeAt - Hour, emailsPerHour, now).Error;
+
     private static Failure Refusal(DateTime oldestCounted, int emailsPerHour, DateTime now) =>
         Failure.RateLimited(oldestCounted + Hour - now, $"This tenant has sent its {emailsPerHour} emails for this hour.");
 }

@@ -28,6 +28,7 @@ internal static class InvitationsApi
         invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
             .WithSummary("Resends an invitation")
             .WithDescription(ResendInvitation.Description);
+        invitations.MapBulkInvitations();
         invitations.MapPut("/revoke", RevokeInvitation).WithName("RevokeInvitation").ProducesFailures(404, 409)
             .WithSummary("Revokes a pending invitation; its link stops working");
 

@@ -52,20 +52,28 @@ internal static class NewInvitation
         Failure.Conflict(ErrorCode.AlreadyInvited, "A pending invitation for that email already exists; resend it instead.",
             pendingId is { } id ? [$"id: {id}"] : []);
 
+    // The ids one invitation takes: its own, its email's, its audit row's and its event's.
+    public const int IdsPerInvitation = 4;
+
     // Adds the invitation, its email, its audit row and its event to the context; the caller saves them in one SaveChanges.
     public static async Task<Invitation> AddAsync(AppDbContext db, IdGenerator ids, EmailOutbox outbox, Tenant tenant, string email,
-        MemberRole role, int validityDays, string? message, string locale, Caller caller, DateTime now, CancellationToken cancellationToken)
+        MemberRole role, int validityDays, string? message, string locale, Caller caller, DateTime now, CancellationToken cancellationToken) =>
+        Add(db, await ids.TakeAsync(IdsPerInvitation, cancellationToken), outbox, tenant, email, role, validityDays, message, locale, caller,
+            $"role {role}", now);
+
+    // The same with ids taken beforehand (a batch takes them before it locks the tenant: see EmailQuota).
+    public static Invitation Add(AppDbContext db, Queue<long> ids, EmailOutbox outbox, Tenant tenant, string email,
+        MemberRole role, int validityDays, string? message, string locale, Caller caller, string auditDetails, DateTime now)
     {
-        var invitationId = await ids.NextAsync(cancellationToken);
+        var invitationId = ids.Dequeue();
         var token = InvitationToken.New();
-        var outgoing = await outbox.NewMessageAsync(invitationId, tenant.Id, token.Value, now, cancellationToken);
+        var outgoing = outbox.NewMessage(ids.Dequeue(), invitationId, tenant.Id, token.Value, now);
         var invitation = Invitation.Create(invitationId, tenant, email, role, validityDays, message is { Length: > 0 } ? message : null,
             locale, caller.DisplayName, token.Hash, outgoing.Id, now);
         db.Invitations.Add(invitation);
         db.OutboxMessages.Add(outgoing);
-        db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "invitation.created", tenant.Id, "invitation", invitationId, now,
-            $"role {role}"));
-        EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.InvitationCreated, tenant.Id, caller, invitation.ToModel(now), now);
+        db.AuditEvents.Add(AuditEvent.Record(ids.Dequeue(), caller, "invitation.created", tenant.Id, "invitation", invitationId, now, auditDetails));
+        EventLog.Add(db, ids.Dequeue(), EventTypes.InvitationCreated, tenant.Id, caller, invitation.ToModel(now), now);
         return invitation;
     }
 }

@@ -235,12 +235,12 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
             .Where(o => o.Operation.TryGetProperty("requestBody", out _)).ToList();
 
         Assert.Equal(["post /invitation/accept", "post /invitation/decline", "post /tenant", "post /tenant/{tenantId}/admin/user/invitation",
-            "post /tenant/{tenantId}/admin/webhooks", "post /webhooks", "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role",
+            "post /tenant/{tenantId}/admin/user/invitation/bulk", "post /tenant/{tenantId}/admin/user/invitation/import", "post /tenant/{tenantId}/admin/webhooks", "post /webhooks", "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role",
             "put /tenant/{tenantId}/admin/webhooks/{id}", "put /webhooks/{id}"], withBodies.Select(o => o.Name).Order(StringComparer.Ordinal));
         foreach (var (name, operation) in withBodies)
         {
             var response = operation.GetProperty("responses").GetProperty("413");
-            Assert.Equal("PayloadTooLarge: the body is over 1 MB.", response.GetProperty("description").GetString());
+            Assert.Equal($"PayloadTooLarge: the body is over {(name.EndsWith("/import", StringComparison.Ordinal) ? 10 : 1)} MB.", response.GetProperty("description").GetString());
             Assert.EndsWith("/ErrorEnvelope", JsonSchemaOf(response).GetProperty("$ref").GetString());
         }
     }

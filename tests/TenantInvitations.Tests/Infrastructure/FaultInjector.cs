@@ -9,6 +9,9 @@ public sealed class FaultInjector
 {
     private volatile string? failOn;
     private volatile TaskCompletionSource? commitReached;
+    private HeldCommand? commandHeld;
+
+    private sealed record HeldCommand(string Sql, TaskCompletionSource Reached);
 
     public IInterceptor[] Interceptors => [new Commands(this), new Transactions(this)];
 
@@ -24,6 +27,25 @@ public sealed class FaultInjector
         return reached.Task;
     }
 
+    // The next command whose SQL contains this text (identifier quotes ignored) waits until its cancellation token fires: a
+    // request held at a statement of its own, which no background job runs.
+    public Task HoldNextCommandContaining(string sql)
+    {
+        var held = new HeldCommand(sql, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        Volatile.Write(ref commandHeld, held);
+        return held.Reached.Task;
+    }
+
+    private async Task HoldIfMarkedAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref commandHeld) is { } held && command.CommandText.Replace("\"", "", StringComparison.Ordinal).Contains(held.Sql, StringComparison.Ordinal)
+            && Interlocked.CompareExchange(ref commandHeld, null, held) == held)
+        {
+            held.Reached.SetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+    }
+
     private sealed class Commands(FaultInjector faults) : DbCommandInterceptor
     {
         public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
@@ -34,12 +56,20 @@ public sealed class FaultInjector
                 faults.failOn = null;
                 throw new InvalidOperationException("Injected failure with secret detail: do-not-show-this");
             }
+            await faults.HoldIfMarkedAsync(command, cancellationToken);
             if (command.CommandText.Contains(OneRoundTrip.Marker, StringComparison.Ordinal) && Interlocked.Exchange(ref faults.commitReached, null) is { } reached)
             {
                 reached.SetResult();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
             return await base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
+        }
+
+        public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<int> result, CancellationToken cancellationToken = default)
+        {
+            await faults.HoldIfMarkedAsync(command, cancellationToken);
+            return await base.NonQueryExecutingAsync(command, eventData, result, cancellationToken);
         }
     }
 

@@ -69,6 +69,7 @@ public partial class TestApp : WebApplicationFactory<Program>
         builder.UseSetting("Email:PickupDirectory", Path.Combine(Folder, "mail"));
         builder.UseSetting("Email:PollInterval", "00:00:00.200");
         builder.UseSetting("Webhooks:PollInterval", "00:00:00.100");
+        builder.UseSetting("Imports:PollInterval", "00:00:00.100");
         builder.UseSetting("Auth:SigningKey", SigningKey);
         builder.UseSetting("App:PublicBaseUrl", "https://invitations.example.test");
         // In-process requests have no client address, so all of them share one token rate limit; TokenRateLimitTests lower it.
@@ -142,6 +143,25 @@ public partial class TestApp : WebApplicationFactory<Program>
     }
 
     public Task<ApiResponse> GetAsync(string path, string? token = null) => SendAsync(HttpMethod.Get, path, token);
+
+    // A body sent as these bytes exactly (a file that may not be UTF-8).
+    public async Task<ApiResponse> SendBytesAsync(HttpMethod method, string path, string? token, byte[] body, string contentType,
+        IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.Add(name, value);
+        }
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
+        using var response = await client.SendAsync(request);
+        return await ApiResponse.ReadAsync(response);
+    }
 
     // A W3C traceparent for a request, so its trace id (and the SQL it runs: Commands.OfTrace) is known beforehand.
     public static (string TraceId, KeyValuePair<string, string>[] Headers) Traced()

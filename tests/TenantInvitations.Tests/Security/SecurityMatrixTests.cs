@@ -26,6 +26,7 @@ public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixt
         ["{delivery}"] = async (app, resources) => await TestDeliveryAsync(app, $"/tenant/{resources.Tenant.Id}/admin/webhooks/{await resources.IdAsync("{webhook}")}",
             resources.Tenant.OwnerToken),
         ["{platformWebhook}"] = async (app, _) => await PlatformWebhookAsync(app),
+        ["{import}"] = async (app, resources) => await FinishedImportAsync(app, resources.Tenant),
         ["{platformDelivery}"] = async (app, resources) => await TestDeliveryAsync(app, $"/webhooks/{await resources.IdAsync("{platformWebhook}")}",
             app.PlatformAdminToken),
     };
@@ -39,6 +40,19 @@ public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixt
         var webhook = await app.CreateWebhookAsync(tenant, Nowhere);
         (await app.PutAsync(webhook.Path, tenant?.OwnerToken ?? app.PlatformAdminToken, new { enabled = false })).AssertSuccess();
         return webhook;
+    }
+
+    // An import of one row, finished and its email sent, so nothing changes in the background while snapshots are taken.
+    private static async Task<long> FinishedImportAsync(TestApp app, TenantSetup tenant)
+    {
+        var email = Scenarios.UniqueEmail("imported");
+        var path = ImportsTests.ImportPath(tenant.Id);
+        var id = (await app.SendAsync(HttpMethod.Post, path, tenant.OwnerToken, rawBody: $"email\n{email}\n", contentType: "text/csv"))
+            .AssertSuccess(HttpStatusCode.Accepted).GetProperty("id").GetInt64();
+        await Eventually.ValueAsync(async () => (await app.GetAsync($"{path}/{id}", tenant.OwnerToken)).AssertSuccess().GetProperty("status").GetString(),
+            status => status == "Completed");
+        await app.WaitForEmailAsync(email);
+        return id;
     }
 
     // One platform endpoint for the whole fixture: there may be only 20.
@@ -67,6 +81,13 @@ public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixt
         ["GET /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation", Paged: true),
         ["POST /tenant/{tenantId}/admin/user/invitation"] =
             new("/tenant/{t}/admin/user/invitation", () => new { email = Scenarios.UniqueEmail("matrix"), role = "Member" }),
+        ["POST /tenant/{tenantId}/admin/user/invitation/bulk"] = new("/tenant/{t}/admin/user/invitation/bulk",
+            () => new { invitations = new[] { new { email = Scenarios.UniqueEmail("matrix") } } }),
+        ["POST /tenant/{tenantId}/admin/user/invitation/import"] = new("/tenant/{t}/admin/user/invitation/import"),
+        ["GET /tenant/{tenantId}/admin/user/invitation/import"] = new("/tenant/{t}/admin/user/invitation/import", Paged: true),
+        ["GET /tenant/{tenantId}/admin/user/invitation/import/{importId}"] = new("/tenant/{t}/admin/user/invitation/import/{import}"),
+        ["DELETE /tenant/{tenantId}/admin/user/invitation/import/{importId}"] = new("/tenant/{t}/admin/user/invitation/import/{import}"),
+        ["GET /tenant/{tenantId}/admin/user/invitation/import/{importId}/results"] = new("/tenant/{t}/admin/user/invitation/import/{import}/results"),
         ["GET /tenant/{tenantId}/admin/user/invitation/{id}"] = new("/tenant/{t}/admin/user/invitation/{invitation}"),
         ["PUT /tenant/{tenantId}/admin/user/invitation/resend"] = new("/tenant/{t}/admin/user/invitation/resend?id={invitation}"),
         ["PUT /api/tenant/{tenantId}/invitations/resend"] = new("/api/tenant/{t}/invitations/resend?id={invitation}"),
