@@ -22,6 +22,12 @@ internal sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext
 
 internal static class PostgresStorage
 {
+    // Many normalized addresses as one citext[] parameter. Compared as text[] (what EF Core sends for a string list), the
+    // citext column is cast to text and its indexes are not used: a bulk request's or an import chunk's lookup scanned every
+    // invitation of the tenant (docs/bulk.md).
+    public static NpgsqlParameter CitextArray(IReadOnlyCollection<string> values) =>
+        new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Citext, Value = values.ToArray() };
+
     public static void Configure(DbContextOptionsBuilder options, string connectionString) => options
         .UseNpgsql(WithDefaults(connectionString))
         .UseSnakeCaseNamingConvention()

@@ -154,6 +154,10 @@ internal sealed class ImportRunner(
                 import.LockedUntil = now + Settings.LeaseDuration;
                 step = Step.More;
             }
+            if (db.Database.IsNpgsql())
+            {
+                await CopyInsert.WriteAddedAsync(db, cancellationToken);
+            }
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }

@@ -64,6 +64,10 @@ internal static class BulkInvitations
                     await EmailQuota.FreeAtAsync(db, tenantId, emailsPerHour, created, now, cancellationToken), emailsPerHour, now));
             outcomes = await InvitationBatch.DecideAsync(db, reserved, outbox, tenant, caller, rows, options.Value.DefaultValidityDays, quota,
                 "bulk", now, cancellationToken);
+            if (db.Database.IsNpgsql())
+            {
+                await CopyInsert.WriteAddedAsync(db, cancellationToken);
+            }
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }

@@ -127,6 +127,10 @@ public sealed class EventsTests(EventsTestApp app) : IClassFixture<EventsTestApp
         await app.InviteAsync(tenant);
         await app.InviteAsync(tenant);
         var feed = $"/tenant/{tenant.Id}/admin/events";
+        // The email file is written before its delivery is recorded: wait for the three invitation.delivered events too, or one
+        // may join the feed between the two reads below (seen once on PostgreSQL under load).
+        await Eventually.ValueAsync(() => app.QueryAsync(db => db.Events.IgnoreQueryFilters()
+            .CountAsync(e => e.TenantId == tenant.Id && e.Type == "invitation.delivered")), delivered => delivered == 3);
         await app.CaughtUpAsync();
         var all = (await app.GetAsync($"{feed}?limit=100", tenant.OwnerToken)).Events();
 
