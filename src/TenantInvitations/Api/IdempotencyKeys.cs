@@ -79,6 +79,9 @@ internal static class IdempotencyKeys
     {
         private readonly IDbContextFactory<AppDbContext> contexts = http.RequestServices.GetRequiredService<IDbContextFactory<AppDbContext>>();
         private readonly TimeProvider clock = http.RequestServices.GetRequiredService<TimeProvider>();
+        // When this request claimed the key: a request that ran past RunningLease and lost its claim to a retry must not
+        // record its answer into (or free) the retry's claim.
+        private DateTime claimedAt;
 
         // Claims the key, or answers: the first answer replayed, 422 for another body, 409 while the first still runs. The key is
         // read before it is inserted, so a retry answers at once even while the first request holds SQLite's one writer.
@@ -99,6 +102,7 @@ internal static class IdempotencyKeys
                     try
                     {
                         await db.SaveChangesAsync(http.RequestAborted);
+                        claimedAt = now;
                         return null;
                     }
                     catch (DbUpdateException exception) when (Storage.IsUniqueViolation(exception))
@@ -154,7 +158,7 @@ internal static class IdempotencyKeys
                 var body = System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
                 var location = http.Response.Headers.Location.ToString();
                 await using var db = contexts.CreateDbContext();
-                await db.IdempotencyRecords.Where(r => r.TenantId == tenantId && r.Scope == scope && r.Key == key && r.StatusCode == null)
+                await db.IdempotencyRecords.Where(r => r.TenantId == tenantId && r.Scope == scope && r.Key == key && r.StatusCode == null && r.CreatedAt == claimedAt)
                     .ExecuteUpdateAsync(s => s.SetProperty(r => r.StatusCode, status).SetProperty(r => r.ResponseBody, body)
                         .SetProperty(r => r.Location, location.Length > 0 ? location : null).SetProperty(r => r.RunningUntil, (DateTime?)null),
                         CancellationToken.None);
@@ -168,7 +172,7 @@ internal static class IdempotencyKeys
         public async Task ForgetAsync()
         {
             await using var db = contexts.CreateDbContext();
-            await db.IdempotencyRecords.Where(r => r.TenantId == tenantId && r.Scope == scope && r.Key == key && r.StatusCode == null)
+            await db.IdempotencyRecords.Where(r => r.TenantId == tenantId && r.Scope == scope && r.Key == key && r.StatusCode == null && r.CreatedAt == claimedAt)
                 .ExecuteDeleteAsync(CancellationToken.None);
         }
     }

@@ -104,15 +104,22 @@ internal static class TenantAdmin
         return (admitted, null);
     }
 
+    // A handler's refusals are Failures (with a status); anything else it returns is its answer (a streamed CSV has no status).
     private static bool Succeeded(object? result) =>
-        ((result as INestedHttpResult)?.Result ?? result) is IStatusCodeHttpResult { StatusCode: < 400 };
+        ((result as INestedHttpResult)?.Result ?? result) switch
+        {
+            IStatusCodeHttpResult { StatusCode: var status } => status is null or < 400,
+            IResult => true,
+            _ => false,
+        };
 
     // A platform admin reading inside a tenant they are not a member of is audited like their changes are.
     private static async Task AuditPlatformReadAsync(HttpContext http, AppDbContext db, Caller caller, CancellationToken cancellationToken)
     {
         var ids = http.RequestServices.GetRequiredService<IdGenerator>();
         var now = http.RequestServices.GetRequiredService<TimeProvider>().UtcNow();
-        var target = http.GetRouteValue("id") as string ?? (http.Request.Query.TryGetValue("id", out var id) ? id.ToString() : null);
+        var target = http.GetRouteValue("id") as string ?? http.GetRouteValue("importId") as string
+            ?? (http.Request.Query.TryGetValue("id", out var id) ? id.ToString() : null);
         var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
         db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "platform_admin.read", db.TenantId,
             "tenant", db.TenantId, now, $"GET {route}{(target is null ? "" : $" id {target}")}"));

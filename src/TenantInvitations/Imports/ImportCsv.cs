@@ -30,25 +30,35 @@ internal static class ImportCsv
             content = content[3..];
         }
         var text = Encoding.UTF8.GetString(content);
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            return (null, "The file must be text; it contains a NUL character.");
+        }
         try
         {
-            using var reader = Sep.Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = true }).FromText(text);
+            // The header is read as a record like any other (Sep's own header map refuses repeated names, and a spreadsheet's
+            // export repeats empty ones), then matched here.
+            using var reader = Sep.Reader(o => o with { Unescape = true, DisableColCountCheck = true, HasHeader = false }).FromText(text);
             var positions = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var ignored = new List<string>();
-            var names = reader.Header.ColNames;
-            for (var i = 0; i < names.Count; i++)
+            var records = reader.GetEnumerator();
+            if (records.MoveNext())
             {
-                var name = names[i].Trim();
-                if (Columns.Contains(name, StringComparer.OrdinalIgnoreCase))
+                var header = records.Current;
+                for (var i = 0; i < header.ColCount; i++)
                 {
-                    if (!positions.TryAdd(name, i))
+                    var name = header[i].ToString().Trim();
+                    if (Columns.Contains(name, StringComparer.OrdinalIgnoreCase))
                     {
-                        return (null, $"The column {name} appears more than once in the header row.");
+                        if (!positions.TryAdd(name, i))
+                        {
+                            return (null, $"The column {name} appears more than once in the header row.");
+                        }
                     }
-                }
-                else if (name.Length > 0)
-                {
-                    ignored.Add(name);
+                    else if (name.Length > 0)
+                    {
+                        ignored.Add(name);
+                    }
                 }
             }
             if (!positions.ContainsKey("email"))
@@ -56,8 +66,9 @@ internal static class ImportCsv
                 return (null, $"The first row must name the columns, with an email column ({string.Join(", ", Columns)}; any case).");
             }
             var rows = new List<ImportRow>();
-            foreach (var record in reader)
+            while (records.MoveNext())
             {
+                var record = records.Current;
                 var fields = new string?[Columns.Length];
                 var blank = true;
                 for (var c = 0; c < Columns.Length; c++)
@@ -97,7 +108,9 @@ internal static class ImportResults
 {
     public const int MaxStoredLength = 1000;
 
-    public static string Stored(string value) => value.Length <= MaxStoredLength ? value : value[..MaxStoredLength];
+    // Cut to the column's length, never between the two halves of a surrogate pair.
+    public static string Stored(string value) => value.Length <= MaxStoredLength ? value
+        : value[..(char.IsHighSurrogate(value[MaxStoredLength - 1]) ? MaxStoredLength - 1 : MaxStoredLength)];
 
     public static string Neutralized(string? value) => value is { Length: > 0 } && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value ?? "";
 

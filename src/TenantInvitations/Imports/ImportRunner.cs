@@ -183,6 +183,10 @@ internal sealed class ImportRunner(
         await using var db = contexts.CreateDbContext();
         db.TenantId = tenantId;
         var import = await db.InvitationImports.FirstAsync(i => i.Id == importId);
+        if (import.IsFinished)
+        {
+            return; // cancelled in the meantime
+        }
         var now = clock.UtcNow();
         import.Finish(status, now);
         await db.ImportFiles.Where(f => f.ImportId == importId).ExecuteDeleteAsync();

@@ -114,7 +114,7 @@ internal static class ImportsApi
     // text/csv, with no charset or UTF-8's.
     private static bool IsCsv(string? contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var type) && type.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase)
-        && (type.Charset.Length == 0 || type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || type.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase));
+        && type.Charset.ToString().Trim('"').ToLowerInvariant() is "" or "utf-8" or "utf8";
 
     // The body, or null when it is over the limit (whatever Content-Length said).
     private static async Task<ReadOnlyMemory<byte>?> ReadAsync(Stream body, CancellationToken cancellationToken)

@@ -159,7 +159,9 @@ public sealed class ImportsTests(TestApp app) : IClassFixture<TestApp>
     {
         { "not UTF-8", "text/csv", [.. "email\n"u8, 0x6A, 0xE9, .. "@example.test\n"u8], 400, "The file must be UTF-8 text (with or without a byte order mark); save the spreadsheet as 'CSV UTF-8'." },
         { "no email column", "text/csv", "name,role\nJane,Admin\n"u8.ToArray(), 400, "The first row must name the columns, with an email column (email, role, expiresInDays, message, locale; any case)." },
-        { "email twice", "text/csv", "email,Email\na@example.test,b@example.test\n"u8.ToArray(), 400, "The column Email appears more than once in the header row." },
+        { "email twice in two cases", "text/csv", "email,Email\na@example.test,b@example.test\n"u8.ToArray(), 400, "The column Email appears more than once in the header row." },
+        { "email twice", "text/csv", "email,role,email\na@example.test,Admin,b@example.test\n"u8.ToArray(), 400, "The column email appears more than once in the header row." },
+        { "a NUL", "text/csv", "email\na\0b@example.test\n"u8.ToArray(), 400, "The file must be text; it contains a NUL character." },
         { "header only", "text/csv", "email\r\n\r\n;\r\n"u8.ToArray(), 400, "The file has no data rows: after the header row, each row is one invitation." },
         { "empty", "text/csv", [], 400, "The first row must name the columns, with an email column (email, role, expiresInDays, message, locale; any case)." },
         { "JSON", "application/json", "{\"email\":\"a@example.test\"}"u8.ToArray(), 415, "Send the file as UTF-8 CSV with 'Content-Type: text/csv'." },
@@ -182,6 +184,37 @@ public sealed class ImportsTests(TestApp app) : IClassFixture<TestApp>
         Assert.True(what.Length > 0);
         Assert.Equal(0, await app.QueryAsync(db => db.InvitationImports.IgnoreQueryFilters().CountAsync(i => i.TenantId == tenant.Id)));
         Assert.Equal(before, await InvitationCountAsync(tenant));
+    }
+
+    [Fact]
+    public async Task Blank_and_repeated_other_columns_are_ignored_and_a_quoted_utf8_charset_is_taken()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var email = Scenarios.UniqueEmail("cols");
+
+        var started = await UploadAsync(tenant, $"Notes,email,,Notes,\nx,{email},,y,\n", "text/csv; charset=\"UTF-8\"");
+
+        var import = started.AssertSuccess(HttpStatusCode.Accepted);
+        Assert.Equal(["Notes", "Notes"], import.GetProperty("ignoredColumns").EnumerateArray().Select(c => c.GetString()));
+        var done = await WaitForAsync(tenant, import.GetProperty("id").GetInt64(), "Completed");
+        Assert.Equal(1, done.GetProperty("created").GetInt32());
+        Assert.Single(await app.WaitForEmailAsync(email));
+    }
+
+    [Fact]
+    public async Task A_platform_admins_download_of_results_is_audited_with_the_import()
+    {
+        var tenant = await app.CreateTenantAsync();
+        var importId = (await UploadAsync(tenant, $"email\n{Scenarios.UniqueEmail("pa")}\n")).AssertSuccess(HttpStatusCode.Accepted).GetProperty("id").GetInt64();
+        await WaitForAsync(tenant, importId, "Completed");
+
+        var response = await app.GetAsync($"{ImportPath(tenant.Id)}/{importId}/results", app.PlatformAdminToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal(2, ReadCsv(response.Body).Count);
+        var audit = await app.QueryAsync(db => db.AuditEvents.IgnoreQueryFilters()
+            .Where(a => a.TenantId == tenant.Id && a.Action == "platform_admin.read").Select(a => a.Details).ToListAsync());
+        Assert.EndsWith($"/import/{{importId}}/results id {importId}", Assert.Single(audit));
     }
 
     [Fact]
