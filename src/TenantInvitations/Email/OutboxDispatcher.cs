@@ -14,7 +14,7 @@ namespace TenantInvitations.Email;
 // Delivers queued emails at least once, each with a Message-ID fixed when it was queued, and records every outcome.
 internal sealed class OutboxDispatcher(
     IDbContextFactory<AppDbContext> contexts, IEmailSender sender, EmailOutbox outbox, InvitationEmailRenderer renderer, IdGenerator ids,
-    OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app,
+    OutboxSignal signal, TimeProvider clock, IOptions<EmailOptions> options, IOptions<AppOptions> app, IOptions<Invitations.InvitationOptions> rules,
     IHostApplicationLifetime lifetime, ILogger<OutboxDispatcher> logger) : PeriodicWork(lifetime, logger)
 {
     private readonly Guid node = Guid.NewGuid();
@@ -279,7 +279,7 @@ internal sealed class OutboxDispatcher(
             if (EventTypeOf(message) is { } type)
             {
                 var now = message.LastAttemptAt ?? clock.UtcNow();
-                EventLog.Add(db, await ids.NextAsync(cancellationToken), type, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
+                EventLog.Add(db, await ids.NextAsync(cancellationToken), type, invitation.TenantId, actor: null, invitation.ToModel(now, rules.Value), now, traceId: null);
             }
         }
         try
@@ -364,7 +364,7 @@ internal sealed class OutboxDispatcher(
         {
             var invitation = await db.Invitations.IgnoreQueryFilters().AsNoTracking().SingleAsync(i => i.Id == message.InvitationId, cancellationToken);
             var now = message.LastAttemptAt ?? clock.UtcNow();
-            EventLog.Add(db, eventId, eventType, invitation.TenantId, actor: null, invitation.ToModel(now), now, traceId: null);
+            EventLog.Add(db, eventId, eventType, invitation.TenantId, actor: null, invitation.ToModel(now, rules.Value), now, traceId: null);
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);

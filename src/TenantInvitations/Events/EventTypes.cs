@@ -40,7 +40,7 @@ internal static class EventTypes
         new(MemberRoleChanged, typeof(RoleChangedMemberModel), "A member's role changed (`previousRole`)."),
         new(MemberRemoved, typeof(MemberModel), "A member was removed; `data` is the member as it was."),
         new(TenantCreated, typeof(TenantModel), "A tenant was created (its Owner's invitation.created follows)."),
-        new(TenantSettingsChanged, typeof(TenantSettingsModel), "The tenant's settings were replaced; `data` is the settings after."),
+        new(TenantSettingsChanged, typeof(TenantSettingsModel), "The tenant's settings were replaced, or it was renamed; `data` is the settings after."),
         new(WebhookTest, typeof(EmptyData), "A test send to one endpoint only. Never in the feed. `tenantId` is null for a platform endpoint."),
     ];
 

@@ -8,7 +8,7 @@ namespace TenantInvitations.Events;
 // Writes invitation.expired once per lapse. Every node sweeps; claiming the invitation (a row lock on PostgreSQL, the one
 // write lock on SQLite) and its version bump make sure a lapse is announced by exactly one of them.
 internal sealed class ExpirySweeper(
-    IDbContextFactory<AppDbContext> contexts, IdGenerator ids, TimeProvider clock, IOptions<EventOptions> options,
+    IDbContextFactory<AppDbContext> contexts, IdGenerator ids, TimeProvider clock, IOptions<EventOptions> options, IOptions<InvitationOptions> rules,
     IHostApplicationLifetime lifetime, ILogger<ExpirySweeper> logger) : PeriodicWork(lifetime, logger)
 {
     public const int BatchSize = 200;
@@ -53,7 +53,7 @@ internal sealed class ExpirySweeper(
         {
             invitation.AnnounceExpiry();
             EventLog.Add(db, eventIds.Dequeue(), EventTypes.InvitationExpired, invitation.TenantId, actor: null,
-                invitation.ToModel(now), invitation.ExpiresAt);
+                invitation.ToModel(now, rules.Value), invitation.ExpiresAt);
         }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -118,7 +118,7 @@ internal sealed class ImportRunner(
             var left = await EmailQuota.LeftAsync(db, tenantId, emailsPerHour, Settings.ReserveOf(emailsPerHour), now, cancellationToken);
             var chunk = rows.Skip(import.ProcessedRows).Take(Settings.ChunkSize).ToList();
             var outcomes = await InvitationBatch.DecideAsync(db, reserved, outbox, tenant, import.Starter, [.. chunk.Select(r => r.Row)],
-                invitationOptions.Value.DefaultValidityDays, new InvitationBatch.Quota(left, RefuseOver: null), $"import {importId}", now, cancellationToken);
+                invitationOptions.Value, new InvitationBatch.Quota(left, RefuseOver: null), $"import {importId}", now, cancellationToken);
             for (var i = 0; i < outcomes.Count; i++)
             {
                 db.ImportResults.Add(new ImportResult

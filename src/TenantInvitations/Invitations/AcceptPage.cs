@@ -76,8 +76,8 @@ internal static class AcceptPage
         }
         var caller = Caller.From(http);
         var failure = decision == "accept" && !options.Value.RequireSignedInAccept
-            ? (await InvitationAnswers.AcceptAsync(db, ids, caller, token, clock, cancellationToken)).Failure
-            : decision == "decline" ? (await InvitationAnswers.DeclineAsync(db, ids, caller, token, clock, cancellationToken)).Failure
+            ? (await InvitationAnswers.AcceptAsync(db, ids, caller, token, options.Value, clock, cancellationToken)).Failure
+            : decision == "decline" ? (await InvitationAnswers.DeclineAsync(db, ids, caller, token, options.Value, clock, cancellationToken)).Failure
             : null;
 
         // Show the invitation as it is now: just joined or declined, or whatever state beat this answer to it.

@@ -62,7 +62,7 @@ internal static class BulkInvitations
             var quota = new InvitationBatch.Quota(await EmailQuota.LeftAsync(db, tenantId, emailsPerHour, reserve: 0, now, cancellationToken),
                 async created => overQuota ??= EmailQuota.RefusalError(
                     await EmailQuota.FreeAtAsync(db, tenantId, emailsPerHour, created, now, cancellationToken), emailsPerHour, now));
-            outcomes = await InvitationBatch.DecideAsync(db, reserved, outbox, tenant, caller, rows, options.Value.DefaultValidityDays, quota,
+            outcomes = await InvitationBatch.DecideAsync(db, reserved, outbox, tenant, caller, rows, options.Value, quota,
                 "bulk", now, cancellationToken);
             if (db.Database.IsNpgsql())
             {
@@ -72,7 +72,7 @@ internal static class BulkInvitations
             await transaction.CommitAsync(cancellationToken);
         }
         outbox.Committed();
-        return ApiResults.Ok(outcomes.Select((o, i) => new BulkRowModel(i, sent[i]?.Email, o.Status, o.Invitation?.ToModel(now), o.Error)).ToArray());
+        return ApiResults.Ok(outcomes.Select((o, i) => new BulkRowModel(i, sent[i]?.Email, o.Status, o.Invitation?.ToModel(now, options.Value), o.Error)).ToArray());
     }
 
     // The role arrives as text, so a role that is no role fails its row only; a value of the wrong JSON type fails the request.

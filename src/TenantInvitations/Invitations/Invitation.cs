@@ -75,22 +75,36 @@ internal sealed class Invitation
     // Rules 4 and 5 of resend: only pending (or expired) invitations, outside the cooldown and the daily cap.
     public Outcome CanResend(DateTime now, TimeSpan cooldown, int maxSendsPerDay)
     {
-        if (Status != InvitationStatus.Pending)
+        if (NextResendAt(cooldown, maxSendsPerDay) is not { } allowedAt)
         {
             return Outcome.NotPending(Status);
         }
-        var wait = LastSentAt + cooldown - now;
-        var window = SendsWithinDay(now);
-        if (window.Count >= maxSendsPerDay)
+        var wait = allowedAt - now;
+        if (wait <= TimeSpan.Zero)
         {
-            // The cap frees up when enough of the oldest sends leave the 24-hour window.
-            var freesAt = window[window.Count - maxSendsPerDay] + Day;
-            wait = freesAt - now > wait ? freesAt - now : wait;
-            return Outcome.RateLimited(wait, $"This invitation was already sent {window.Count} times in the last 24 hours.", "daily_cap");
+            return Outcome.Ok;
         }
-        return wait > TimeSpan.Zero
-            ? Outcome.RateLimited(wait, "This invitation was sent moments ago; wait for the cooldown to pass.", "cooldown")
-            : Outcome.Ok;
+        var window = SendsWithinDay(now);
+        return window.Count >= maxSendsPerDay
+            ? Outcome.RateLimited(wait, $"This invitation was already sent {window.Count} times in the last 24 hours.", "daily_cap")
+            : Outcome.RateLimited(wait, "This invitation was sent moments ago; wait for the cooldown to pass.", "cooldown");
+    }
+
+    // When rules 4 and 5 next allow a resend: after the cooldown, and once the oldest send counted against the daily cap
+    // leaves its 24 hours (the cap frees up then). A time already past means now; null when it is not pending (or expired).
+    public DateTime? NextResendAt(TimeSpan cooldown, int maxSendsPerDay)
+    {
+        if (Status != InvitationStatus.Pending)
+        {
+            return null;
+        }
+        var at = LastSentAt + cooldown;
+        var sends = RecentSends.Order().ToList();
+        if (sends.Count >= maxSendsPerDay && sends[^maxSendsPerDay] + Day > at)
+        {
+            at = sends[^maxSendsPerDay] + Day;
+        }
+        return at;
     }
 
     // Rule 6 of resend: a new token, a new expiry, one more send, and a freshly queued email.

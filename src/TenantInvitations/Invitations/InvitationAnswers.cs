@@ -34,7 +34,7 @@ internal static class InvitationAnswers
     }
 
     public static Task<(AcceptedInvitationModel? Accepted, Failure? Failure)> AcceptAsync(
-        AppDbContext db, IdGenerator ids, Caller caller, string token, TimeProvider clock, CancellationToken cancellationToken) =>
+        AppDbContext db, IdGenerator ids, Caller caller, string token, InvitationOptions rules, TimeProvider clock, CancellationToken cancellationToken) =>
         Concurrency.Retry.ExecuteAsync<(AcceptedInvitationModel?, Failure?)>(async ct =>
         {
             db.ChangeTracker.Clear();
@@ -80,7 +80,7 @@ internal static class InvitationAnswers
             var actor = caller with { Email = caller.Email ?? invitation.Email };
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), actor,
                 "invitation.accepted", invitation.TenantId, "invitation", invitation.Id, now, $"user {user.Id} joined as {invitation.Role}"));
-            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationAccepted, invitation.TenantId, actor, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationAccepted, invitation.TenantId, actor, invitation.ToModel(now, rules), now);
             EventLog.Add(db, await ids.NextAsync(ct), EventTypes.MemberAdded, invitation.TenantId, actor,
                 new AddedMemberModel(user.Id, user.Email, user.DisplayName, invitation.Role, now, invitation.Id), now);
             await db.SaveChangesAsync(ct);
@@ -88,7 +88,7 @@ internal static class InvitationAnswers
         }, cancellationToken).AsTask();
 
     public static Task<(Invitation? Declined, Failure? Failure)> DeclineAsync(
-        AppDbContext db, IdGenerator ids, Caller caller, string token, TimeProvider clock, CancellationToken cancellationToken) =>
+        AppDbContext db, IdGenerator ids, Caller caller, string token, InvitationOptions rules, TimeProvider clock, CancellationToken cancellationToken) =>
         Concurrency.Retry.ExecuteAsync<(Invitation?, Failure?)>(async ct =>
         {
             db.ChangeTracker.Clear();
@@ -101,7 +101,7 @@ internal static class InvitationAnswers
             invitation.Decline(now);
             var actor = caller with { Email = caller.Email ?? invitation.Email };
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), actor, "invitation.declined", invitation.TenantId, "invitation", invitation.Id, now));
-            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationDeclined, invitation.TenantId, actor, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationDeclined, invitation.TenantId, actor, invitation.ToModel(now, rules), now);
             await db.SaveChangesAsync(ct);
             return (invitation, null);
         }, cancellationToken).AsTask();

@@ -65,7 +65,7 @@ internal static class InvitationBatch
     // Decides rows in order until the quota runs out (when Quota.RefuseOver is null), and returns one outcome per row decided.
     // ids must hold IdsPerInvitation for every row that may be created.
     public static async Task<List<BatchOutcome>> DecideAsync(AppDbContext db, Queue<long> ids, EmailOutbox outbox, Tenant tenant, Caller caller,
-        IReadOnlyList<BatchRow> rows, int defaultValidityDays, Quota quota, string auditDetails, DateTime now, CancellationToken cancellationToken)
+        IReadOnlyList<BatchRow> rows, InvitationOptions rules, Quota quota, string auditDetails, DateTime now, CancellationToken cancellationToken)
     {
         // Each row's values, then the addresses that pass them, read in two queries.
         var normalized = new string?[rows.Count];
@@ -124,8 +124,8 @@ internal static class InvitationBatch
             else
             {
                 var invitation = NewInvitation.Add(db, ids, outbox, tenant, request.Email!.Trim(), role,
-                    request.ExpiresInDays ?? tenant.InvitationValidityDays ?? defaultValidityDays, request.Message,
-                    request.Locale ?? tenant.DefaultLocale, caller, auditDetails, now);
+                    request.ExpiresInDays ?? tenant.InvitationValidityDays ?? rules.DefaultValidityDays, request.Message,
+                    request.Locale ?? tenant.DefaultLocale, caller, auditDetails, rules, now);
                 pending[normalized[i]!] = invitation;
                 left--;
                 created++;

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using TenantInvitations.Email;
 using TenantInvitations.Members;
 
@@ -6,7 +7,10 @@ namespace TenantInvitations.Invitations;
 // An invitation as the API shows it. It never carries the token, its hash or the accept link.
 internal sealed record UserInvitationModel(
     long Id, long TenantId, string Email, MemberRole Role, InvitationStatus Status,
-    DateTime CreatedAt, DateTime ExpiresAt, DateTime LastSentAt, int SendCount, string InvitedBy,
+    DateTime CreatedAt, DateTime ExpiresAt, DateTime LastSentAt, int SendCount,
+    [property: Description("When a resend will next be allowed: after Invitations:ResendCooldown from the last send, and after the oldest send counted against Invitations:MaxSendsPerDay leaves its 24 hours. A time already past means now. Null when it can't be resent (accepted, declined or revoked); an expired invitation may be resent.")]
+    DateTime? NextResendAt,
+    string InvitedBy,
     DateTime? AcceptedAt, DateTime? DeclinedAt, DateTime? RevokedAt, DeliveryModel Delivery);
 
 // The latest email of an invitation: Queued, Sending (being sent, or retrying after a temporary failure), Sent or Failed.
@@ -22,8 +26,10 @@ internal sealed record AcceptedInvitationModel(long TenantId, long UserId, Membe
 
 internal static class InvitationMapping
 {
-    public static UserInvitationModel ToModel(this Invitation i, DateTime now) => new(
-        i.Id, i.TenantId, i.Email, i.Role, i.StatusAt(now), i.CreatedAt, i.ExpiresAt, i.LastSentAt, i.SendCount, i.InvitedBy,
+    // The resend rules are the service's settings, so that nextResendAt says what a resend would answer.
+    public static UserInvitationModel ToModel(this Invitation i, DateTime now, InvitationOptions rules) => new(
+        i.Id, i.TenantId, i.Email, i.Role, i.StatusAt(now), i.CreatedAt, i.ExpiresAt, i.LastSentAt, i.SendCount,
+        i.NextResendAt(rules.ResendCooldown, rules.MaxSendsPerDay), i.InvitedBy,
         i.AcceptedAt, i.DeclinedAt, i.RevokedAt,
         new DeliveryModel(i.DeliveryStatus, i.DeliveryAttempts, i.DeliveryLastAttemptAt, i.DeliveryLastError));
 }

@@ -41,7 +41,7 @@ internal static class InvitationsApi
 
     private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> ListInvitations(
         long tenantId, InvitationStatus? status, string? email, string? after, int? limit,
-        HttpContext http, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        HttpContext http, AppDbContext db, IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
         var page = Page.Parse(limit, after, problems);
@@ -82,7 +82,7 @@ internal static class InvitationsApi
             query = query.Where(i => i.CreatedAt <= cursor.At && (i.CreatedAt < cursor.At || i.Id < cursor.Id));
         }
         var rows = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel(now)).ToArray());
+        return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel(now, options.Value)).ToArray());
     }
 
     // The get's one query: the caller's role in the tenant (rule 2, applied by AdmitAsync as the group filter would), the
@@ -111,14 +111,15 @@ internal static class InvitationsApi
     }
 
     private static async Task<Results<Ok<Envelope<UserInvitationModel>>, Failure>> GetInvitation(
-        long tenantId, long id, Caller caller, HttpContext http, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        long tenantId, long id, Caller caller, HttpContext http, AppDbContext db, IOptions<InvitationOptions> options, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         var found = await FindForGet(db, tenantId, id, caller.Subject, caller.NormalizedEmail ?? "", cancellationToken);
         if ((await TenantAdmin.AdmitAsync(http, db, caller, found is not null, found?.BySubject, found?.ByEmail, cancellationToken)).Refusal is { } refused)
         {
             return refused;
         }
-        return found?.Invitation is { } invitation ? ApiResults.Ok(invitation.ToModel(clock.UtcNow())) : Failure.NotFound("The invitation");
+        return found?.Invitation is { } invitation ? ApiResults.Ok(invitation.ToModel(clock.UtcNow(), options.Value)) : Failure.NotFound("The invitation");
     }
 
     // The create's one read, compiled once like the get's: the caller's role, the tenant, and whether the address is a
@@ -190,7 +191,7 @@ internal static class InvitationsApi
         var now = clock.UtcNow();
         var validityDays = request.ExpiresInDays ?? found.Tenant.InvitationValidityDays ?? options.Value.DefaultValidityDays;
         var invitation = await NewInvitation.AddAsync(db, ids, outbox, found.Tenant, request.Email!.Trim(), role, validityDays,
-            request.Message, request.Locale ?? found.Tenant.DefaultLocale, admitted, now, cancellationToken);
+            request.Message, request.Locale ?? found.Tenant.DefaultLocale, admitted, options.Value, now, cancellationToken);
         try
         {
             if (await EmailQuota.CommitWithinAsync(db, tenantId, found.Tenant.EmailsPerHour ?? options.Value.EmailsPerHour, now, cancellationToken) is { } overQuota)
@@ -208,11 +209,12 @@ internal static class InvitationsApi
             return NewInvitation.AlreadyInvited(winner);
         }
         outbox.Committed();
-        return TypedResults.Created($"/tenant/{tenantId}/admin/user/invitation/{invitation.Id}", Envelope.Of(new[] { invitation.ToModel(now) }));
+        return TypedResults.Created($"/tenant/{tenantId}/admin/user/invitation/{invitation.Id}", Envelope.Of(new[] { invitation.ToModel(now, options.Value) }));
     }
 
     private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> RevokeInvitation(
-        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken) =>
+        long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, IOptions<InvitationOptions> options, TimeProvider clock,
+        CancellationToken cancellationToken) =>
         await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>
         {
             db.ChangeTracker.Clear();
@@ -228,8 +230,8 @@ internal static class InvitationsApi
             var now = clock.UtcNow();
             invitation.Revoke(now);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), caller, "invitation.revoked", tenantId, "invitation", id, now));
-            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationRevoked, tenantId, caller, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationRevoked, tenantId, caller, invitation.ToModel(now, options.Value), now);
             await db.SaveChangesAsync(ct);
-            return ApiResults.Ok(new[] { invitation.ToModel(now) });
+            return ApiResults.Ok(new[] { invitation.ToModel(now, options.Value) });
         }, cancellationToken);
 }

@@ -57,18 +57,19 @@ internal static class InviteeApi
         {
             return TypedResults.Challenge();
         }
-        var (accepted, failure) = await InvitationAnswers.AcceptAsync(db, ids, caller, request.Token!, clock, cancellationToken);
+        var (accepted, failure) = await InvitationAnswers.AcceptAsync(db, ids, caller, request.Token!, options.Value, clock, cancellationToken);
         return failure is null ? ApiResults.Ok(accepted!) : failure;
     }
 
     private static async Task<Results<Ok<Envelope<InvitationPreviewModel>>, Failure>> DeclineInvitation(
-        InvitationTokenRequest request, HttpContext http, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
+        InvitationTokenRequest request, HttpContext http, AppDbContext db, IdGenerator ids, IOptions<InvitationOptions> options, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         if (InvitationAnswers.TokenProblem(request.Token) is { } problem)
         {
             return problem;
         }
-        var (declined, failure) = await InvitationAnswers.DeclineAsync(db, ids, Caller.From(http), request.Token!, clock, cancellationToken);
+        var (declined, failure) = await InvitationAnswers.DeclineAsync(db, ids, Caller.From(http), request.Token!, options.Value, clock, cancellationToken);
         if (failure is not null)
         {
             return failure;

@@ -57,13 +57,13 @@ internal static class NewInvitation
 
     // Adds the invitation, its email, its audit row and its event to the context; the caller saves them in one SaveChanges.
     public static async Task<Invitation> AddAsync(AppDbContext db, IdGenerator ids, EmailOutbox outbox, Tenant tenant, string email,
-        MemberRole role, int validityDays, string? message, string locale, Caller caller, DateTime now, CancellationToken cancellationToken) =>
+        MemberRole role, int validityDays, string? message, string locale, Caller caller, InvitationOptions rules, DateTime now, CancellationToken cancellationToken) =>
         Add(db, await ids.TakeAsync(IdsPerInvitation, cancellationToken), outbox, tenant, email, role, validityDays, message, locale, caller,
-            $"role {role}", now);
+            $"role {role}", rules, now);
 
     // The same with ids taken beforehand (a batch takes them before it locks the tenant: see EmailQuota).
     public static Invitation Add(AppDbContext db, Queue<long> ids, EmailOutbox outbox, Tenant tenant, string email,
-        MemberRole role, int validityDays, string? message, string locale, Caller caller, string auditDetails, DateTime now)
+        MemberRole role, int validityDays, string? message, string locale, Caller caller, string auditDetails, InvitationOptions rules, DateTime now)
     {
         var invitationId = ids.Dequeue();
         var token = InvitationToken.New();
@@ -73,7 +73,7 @@ internal static class NewInvitation
         db.Invitations.Add(invitation);
         db.OutboxMessages.Add(outgoing);
         db.AuditEvents.Add(AuditEvent.Record(ids.Dequeue(), caller, "invitation.created", tenant.Id, "invitation", invitationId, now, auditDetails));
-        EventLog.Add(db, ids.Dequeue(), EventTypes.InvitationCreated, tenant.Id, caller, invitation.ToModel(now), now);
+        EventLog.Add(db, ids.Dequeue(), EventTypes.InvitationCreated, tenant.Id, caller, invitation.ToModel(now, rules), now);
         return invitation;
     }
 }

@@ -88,14 +88,14 @@ internal static class ResendInvitation
             db.OutboxMessages.Add(message);
             db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(ct), admitted, "invitation.resent", tenantId, "invitation", invitation.Id, now,
                 $"send {invitation.SendCount}"));
-            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, admitted, invitation.ToModel(now), now);
+            EventLog.Add(db, await ids.NextAsync(ct), EventTypes.InvitationResent, tenantId, admitted, invitation.ToModel(now, options.Value), now);
             if (await EmailQuota.CommitWithinAsync(db, tenantId, found.EmailsPerHour ?? rules.EmailsPerHour, now, ct) is { } overQuota)
             {
                 AppMetrics.ResendRefused("quota");
                 return overQuota;
             }
             outbox.Committed();
-            return ApiResults.Ok(new[] { invitation.ToModel(now) });
+            return ApiResults.Ok(new[] { invitation.ToModel(now, options.Value) });
         }, cancellationToken);
         return result;
     }

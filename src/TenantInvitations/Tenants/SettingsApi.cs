@@ -115,7 +115,7 @@ internal static partial class SettingsApi
         return problems;
     }
 
-    private static TenantSettingsModel ToModel(Tenant tenant, InvitationOptions options) => new(
+    public static TenantSettingsModel ToModel(Tenant tenant, InvitationOptions options) => new(
         tenant.Name, tenant.DisplayName, tenant.ReplyTo, tenant.DefaultLocale,
         tenant.InvitationValidityDays ?? options.DefaultValidityDays, [.. tenant.AllowedEmailDomains],
         tenant.EmailsPerHour ?? options.EmailsPerHour);

@@ -16,6 +16,8 @@ internal sealed record TenantModel(long Id, string Name, DateTime CreatedAt);
 
 internal sealed record CreateTenantRequest(string? Name, string? OwnerEmail);
 
+internal sealed record RenameTenantRequest(string? Name);
+
 internal sealed record MyTenantModel(long TenantId, string TenantName, MemberRole Role, DateTime JoinedAt);
 
 internal static class TenantsApi
@@ -26,6 +28,14 @@ internal static class TenantsApi
             .RequireAuthorization(AuthSetup.PlatformAdminPolicy).ProducesFailures(400, 401, 403)
             .WithSummary("Creates a tenant (platform admins only)")
             .WithDescription("An Owner invitation to `ownerEmail` is queued, so the first Owner joins through the same flow as everyone else.");
+        app.MapGet("/tenant", ListTenants).WithName("ListTenants").WithTags("Tenants")
+            .RequireAuthorization(AuthSetup.PlatformAdminPolicy).ProducesFailures(400, 401, 403)
+            .WithSummary("Lists every tenant, newest first (platform admins only)")
+            .WithDescription("`limit` is 1..100 (default 50). The next page is linked in a `Link: <…>; rel=\"next\"` header; `after` is that opaque cursor.");
+        app.MapPut("/tenant/{tenantId}", RenameTenant).WithName("RenameTenant").WithTags("Tenants")
+            .RequireTenantRole(managersOnly: true).ProducesFailures(404)
+            .WithSummary("Renames a tenant (its Owners and platform admins)")
+            .WithDescription("Sets `name`, 1 to 200 characters without control characters; an Admin gets 403. Audited as `tenant.renamed`, and a `tenant.settings_changed` event carries the settings after, since `name` is one of them.");
         app.MapGet("/tenant/{tenantId}", GetTenant).WithName("GetTenant").WithTags("Tenants")
             .RequireTenantRole(managersOnly: false).ProducesFailures(404)
             .WithSummary("Gets a tenant (its members and platform admins)");
@@ -62,10 +72,60 @@ internal static class TenantsApi
         EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantCreated, tenant.Id, caller,
             new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt), now);
         await NewInvitation.AddAsync(db, ids, outbox, tenant, request.OwnerEmail!.Trim(), MemberRole.Owner, options.Value.DefaultValidityDays,
-            message: null, tenant.DefaultLocale, caller, now, cancellationToken);
+            message: null, tenant.DefaultLocale, caller, options.Value, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         outbox.Committed();
         return TypedResults.Created($"/tenant/{tenant.Id}", Envelope.Of(new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt)));
+    }
+
+    private static async Task<Results<Ok<Envelope<TenantModel[]>>, Failure>> ListTenants(
+        string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var page = Page.Parse(limit, after, problems);
+        if (problems.Count > 0)
+        {
+            return Failure.Validation(problems);
+        }
+        var query = db.Tenants.AsNoTracking();
+        if (page.After is { } cursor)
+        {
+            query = query.Where(t => t.CreatedAt <= cursor.At && (t.CreatedAt < cursor.At || t.Id < cursor.Id));
+        }
+        var rows = await query.OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id).Take(page.Limit + 1)
+            .Select(t => new TenantModel(t.Id, t.Name, t.CreatedAt)).ToListAsync(cancellationToken);
+        return ApiResults.Ok(page.Finish(http, rows, t => new Cursor(t.CreatedAt, t.Id)));
+    }
+
+    private static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> RenameTenant(long tenantId, RenameTenantRequest request, Caller caller,
+        AppDbContext db, IdGenerator ids, IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        // The group admits Admins too; renaming is an Owner's decision, like inviting an Owner.
+        if (!caller.CanManageOwners)
+        {
+            return Failure.Forbidden("Only an Owner of the tenant or a platform admin may rename it.");
+        }
+        if (NameProblem(request.Name, "name") is { } problem)
+        {
+            return Failure.Validation([problem]);
+        }
+        var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Id == tenantId, cancellationToken);
+        if (tenant is null)
+        {
+            return Failure.NotFound("The tenant");
+        }
+        var name = request.Name!.Trim();
+        if (name != tenant.Name)
+        {
+            var now = clock.UtcNow();
+            db.AuditEvents.Add(AuditEvent.Record(await ids.NextAsync(cancellationToken), caller, "tenant.renamed", tenantId, "tenant", tenantId, now,
+                $"from '{tenant.Name}' to '{name}'"));
+            tenant.Name = name;
+            EventLog.Add(db, await ids.NextAsync(cancellationToken), EventTypes.TenantSettingsChanged, tenantId, caller,
+                SettingsApi.ToModel(tenant, options.Value), now);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        return ApiResults.Ok(new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt));
     }
 
     private static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> GetTenant(long tenantId, AppDbContext db, CancellationToken cancellationToken)

@@ -101,7 +101,7 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
         var invitation = schemas.GetProperty("UserInvitationModel").GetProperty("properties");
         string[] fields =
         [
-            "id", "tenantId", "email", "role", "status", "createdAt", "expiresAt", "lastSentAt", "sendCount", "invitedBy",
+            "id", "tenantId", "email", "role", "status", "createdAt", "expiresAt", "lastSentAt", "sendCount", "nextResendAt", "invitedBy",
             "acceptedAt", "declinedAt", "revokedAt", "delivery",
         ];
         Assert.Equal(fields.Order(StringComparer.Ordinal), invitation.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
@@ -235,7 +235,7 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
             .Where(o => o.Operation.TryGetProperty("requestBody", out _)).ToList();
 
         Assert.Equal(["post /invitation/accept", "post /invitation/decline", "post /tenant", "post /tenant/{tenantId}/admin/user/invitation",
-            "post /tenant/{tenantId}/admin/user/invitation/bulk", "post /tenant/{tenantId}/admin/user/invitation/import", "post /tenant/{tenantId}/admin/webhooks", "post /webhooks", "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role",
+            "post /tenant/{tenantId}/admin/user/invitation/bulk", "post /tenant/{tenantId}/admin/user/invitation/import", "post /tenant/{tenantId}/admin/webhooks", "post /webhooks", "put /tenant/{tenantId}", "put /tenant/{tenantId}/admin/settings", "put /tenant/{tenantId}/admin/user/role",
             "put /tenant/{tenantId}/admin/webhooks/{id}", "put /webhooks/{id}"], withBodies.Select(o => o.Name).Order(StringComparer.Ordinal));
         foreach (var (name, operation) in withBodies)
         {

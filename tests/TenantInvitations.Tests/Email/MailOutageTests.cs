@@ -34,7 +34,7 @@ public sealed class MailOutageTests
             for (var i = 0; i < Backlog; i++)
             {
                 await NewInvitation.AddAsync(db, ids, outbox, row, $"backlog-{i}@outage.test", MemberRole.Member, 7, null, "en", inviter,
-                    app.Clock.UtcNow(), CancellationToken.None);
+                    new InvitationOptions(), app.Clock.UtcNow(), CancellationToken.None);
                 if (i % 1000 == 999)
                 {
                     await db.SaveChangesAsync();

@@ -67,6 +67,7 @@ public sealed class FeedVisibilityTests(TestApp app) : IClassFixture<TestApp>
         // As on four nodes: each sweeper claims what it can and skips what another holds, the service's own one included.
         var sweepers = Enumerable.Range(0, 3).Select(_ => new ExpirySweeper(app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>(),
             app.Services.GetRequiredService<IdGenerator>(), app.Clock, app.Services.GetRequiredService<IOptions<EventOptions>>(),
+            app.Services.GetRequiredService<IOptions<TenantInvitations.Invitations.InvitationOptions>>(),
             app.Services.GetRequiredService<IHostApplicationLifetime>(), NullLogger<ExpirySweeper>.Instance)).ToList();
         await Task.WhenAll(sweepers.Select(s => Task.Run(async () =>
         {

@@ -18,7 +18,7 @@ public sealed class InvitationsTests(TestApp app) : IClassFixture<TestApp>
 {
     private static readonly string[] ModelFields =
     [
-        "id", "tenantId", "email", "role", "status", "createdAt", "expiresAt", "lastSentAt", "sendCount", "invitedBy",
+        "id", "tenantId", "email", "role", "status", "createdAt", "expiresAt", "lastSentAt", "sendCount", "nextResendAt", "invitedBy",
         "acceptedAt", "declinedAt", "revokedAt", "delivery",
     ];
 

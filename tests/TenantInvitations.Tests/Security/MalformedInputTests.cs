@@ -131,6 +131,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
         new(Get, "/tenant/{t}/admin/settings"),
         new(Put, "/tenant/{t}/admin/settings", () => """{"displayName":"Renamed by the sweep"}"""),
         new(Get, "/tenant/{t}"),
+        new(Put, "/tenant/{t}", () => """{"name":"Renamed by the sweep"}"""),
         new(Get, "/tenant/{t}/admin/events"),
         new(Post, "/tenant/{t}/admin/webhooks", () => SweepHook),
         new(Get, "/tenant/{t}/admin/webhooks"),
@@ -147,6 +148,7 @@ public sealed class MalformedInputTests(TestApp app) : IClassFixture<TestApp>
     private static readonly Route[] PlatformRoutes =
     [
         new(Get, "/events"),
+        new(Get, "/tenant"),
         new(Post, "/webhooks", () => SweepHook),
         new(Get, "/webhooks"),
         new(Get, "/webhooks/{webhook}"),

@@ -78,6 +78,8 @@ public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixt
     private static readonly Dictionary<string, EndpointCase> Cases = new()
     {
         ["GET /tenant/{tenantId}"] = new("/tenant/{t}", MembersMay: true),
+        ["PUT /tenant/{tenantId}"] = new("/tenant/{t}", () => new { name = "Renamed by the matrix" }),
+        ["GET /tenant"] = new("/tenant", PlatformOnly: true, Paged: true),
         ["GET /tenant/{tenantId}/admin/user/invitation"] = new("/tenant/{t}/admin/user/invitation", Paged: true),
         ["POST /tenant/{tenantId}/admin/user/invitation"] =
             new("/tenant/{t}/admin/user/invitation", () => new { email = Scenarios.UniqueEmail("matrix"), role = "Member" }),
