@@ -5,6 +5,7 @@ using Scalar.AspNetCore;
 using TenantInvitations;
 using TenantInvitations.Api;
 using TenantInvitations.Audit;
+using TenantInvitations.Console;
 using TenantInvitations.Auth;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
@@ -114,6 +115,7 @@ app.MapWebhooks();
 app.MapWebhookDeliveries();
 app.MapInvitee();
 app.MapAcceptPage();
+app.MapConsole();
 app.MapEmptyEndpoint();
 
 await app.RunAsync();
@@ -147,6 +149,7 @@ static WebApplication Configure(WebApplicationBuilder builder)
     builder.AddHardening();
     builder.AddStorage();
     builder.AddInvitationAuth();
+    builder.AddConsole();
     builder.Services.AddDataProtection().SetApplicationName("TenantInvitations").PersistKeysToDbContext<AppDbContext>();
     builder.Services.AddAntiforgery(o =>
     {

@@ -61,7 +61,7 @@ internal static class AuditApi
         return ApiResults.Ok(page.Finish(http, rows, a => new Cursor(a.OccurredAt, a.Id)).Select(ToModel).ToArray());
     }
 
-    private static async Task<Results<Ok<Envelope<InvitationHistoryEntry[]>>, Failure>> InvitationHistory(
+    internal static async Task<Results<Ok<Envelope<InvitationHistoryEntry[]>>, Failure>> InvitationHistory(
         long tenantId, long id, AppDbContext db, CancellationToken cancellationToken)
     {
         if (!await db.Invitations.AnyAsync(i => i.Id == id, cancellationToken))

@@ -39,15 +39,12 @@ internal static class TenantAdmin
             }
             else
             {
-                var role = await FindRoleAsync(db, caller, http.RequestServices, http.RequestAborted);
-                var tenantExists = role is not null || await db.Tenants.AnyAsync(t => t.Id == db.TenantId, http.RequestAborted);
-                if (Refusal(caller, role, tenantExists, managersOnly) is { } refused)
+                var (withRole, refused) = await AdmitAsync(http, db, caller, managersOnly, http.RequestAborted);
+                if (refused is not null)
                 {
                     return refused;
                 }
                 // Handler arguments are bound before filters run: hand the handler the caller with its role.
-                var withRole = caller with { Role = role };
-                http.Features.Set(withRole);
                 for (var i = 0; i < context.Arguments.Count; i++)
                 {
                     if (context.Arguments[i] is Caller)
@@ -57,15 +54,30 @@ internal static class TenantAdmin
                 }
                 result = await next(context);
             }
-            if (Caller.From(http) is { Role: null } admitted && admitted.IsPlatformAdmin && HttpMethods.IsGet(http.Request.Method) && Succeeded(result)
-                && http.GetEndpoint()?.Metadata.GetMetadata<Events.NotAuditedRead>() is null)
+            if (Succeeded(result) && http.GetEndpoint()?.Metadata.GetMetadata<Events.NotAuditedRead>() is null)
             {
-                await AuditPlatformReadAsync(http, db, caller, http.RequestAborted);
+                await AuditPlatformReadAsync(http, db, http.RequestAborted);
             }
             return result;
         });
         builder.ProducesFailures(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         return builder;
+    }
+
+    // Rule 2 for the tenant of the context (the route's tenantId), with the role read from the database: the caller with its
+    // role, or the refusal. The group filter applies it to every tenant endpoint, and the console to every tenant page.
+    public static async Task<(Caller Caller, Failure? Refusal)> AdmitAsync(HttpContext http, AppDbContext db, Caller caller, bool managersOnly,
+        CancellationToken cancellationToken)
+    {
+        var role = await FindRoleAsync(db, caller, http.RequestServices, cancellationToken);
+        var tenantExists = role is not null || await db.Tenants.AnyAsync(t => t.Id == db.TenantId, cancellationToken);
+        if (Refusal(caller, role, tenantExists, managersOnly) is { } refused)
+        {
+            return (caller, refused);
+        }
+        var admitted = caller with { Role = role };
+        http.Features.Set(admitted);
+        return (admitted, null);
     }
 
     // Rule 2 and the tenant's existence, in that order: a caller who is not Owner or Admin (or, where members may, not a
@@ -113,9 +125,13 @@ internal static class TenantAdmin
             _ => false,
         };
 
-    // A platform admin reading inside a tenant they are not a member of is audited like their changes are.
-    private static async Task AuditPlatformReadAsync(HttpContext http, AppDbContext db, Caller caller, CancellationToken cancellationToken)
+    // A platform admin reading inside a tenant they are not a member of is audited like their changes are (a GET that succeeded).
+    public static async Task AuditPlatformReadAsync(HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
+        if (Caller.From(http) is not { Role: null, IsPlatformAdmin: true } caller || !HttpMethods.IsGet(http.Request.Method))
+        {
+            return;
+        }
         var ids = http.RequestServices.GetRequiredService<IdGenerator>();
         var now = http.RequestServices.GetRequiredService<TimeProvider>().UtcNow();
         var target = http.GetRouteValue("id") as string ?? http.GetRouteValue("importId") as string

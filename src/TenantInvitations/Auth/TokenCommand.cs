@@ -41,7 +41,7 @@ internal sealed record TokenCommand(string Subject, string? Email, bool Platform
         var options = configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
         if (options.Authority is not null)
         {
-            Console.Error.WriteLine("Auth:Authority is set, so tokens come from your identity provider; the token command only signs with Auth:SigningKey.");
+            System.Console.Error.WriteLine("Auth:Authority is set, so tokens come from your identity provider; the token command only signs with Auth:SigningKey.");
             return 1;
         }
         var claims = new List<Claim> { new("sub", Subject) };
@@ -65,7 +65,7 @@ internal sealed record TokenCommand(string Subject, string? Email, bool Platform
             SigningCredentials = new SigningCredentials(
                 new SymmetricSecurityKey(SigningKey.Resolve(options, environment)), SecurityAlgorithms.HmacSha256),
         });
-        Console.WriteLine(token);
+        System.Console.WriteLine(token);
         return 0;
     }
 }

@@ -23,7 +23,7 @@ internal static class EmailPreviewApi
             .WithSummary("Renders the email the invitee would get, without sending it")
             .WithDescription("The link is a placeholder without a token (`/accept?preview`); the real email carries the invitation's link.");
 
-    private static async Task<Results<Ok<Envelope<EmailPreviewModel>>, Failure>> PreviewEmail(
+    internal static async Task<Results<Ok<Envelope<EmailPreviewModel>>, Failure>> PreviewEmail(
         long tenantId, long id, AppDbContext db, InvitationEmailRenderer renderer, IOptions<AppOptions> app, CancellationToken cancellationToken)
     {
         var found = await db.Invitations.AsNoTracking().Where(i => i.Id == id)

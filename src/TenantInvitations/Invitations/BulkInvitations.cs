@@ -31,7 +31,7 @@ internal static class BulkInvitations
             .WithSummary("Invites many people at once")
             .WithDescription(Description);
 
-    private static async Task<Results<Ok<Envelope<BulkRowModel[]>>, Failure>> CreateInvitations(
+    internal static async Task<Results<Ok<Envelope<BulkRowModel[]>>, Failure>> CreateInvitations(
         long tenantId, BulkInvitationRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {

@@ -39,7 +39,7 @@ internal static class InvitationsApi
             .WithDescription(ResendInvitation.Description);
     }
 
-    private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> ListInvitations(
+    internal static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> ListInvitations(
         long tenantId, InvitationStatus? status, string? email, string? after, int? limit,
         HttpContext http, AppDbContext db, IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
@@ -110,7 +110,7 @@ internal static class InvitationsApi
         public Invitation? Invitation { get; init; }
     }
 
-    private static async Task<Results<Ok<Envelope<UserInvitationModel>>, Failure>> GetInvitation(
+    internal static async Task<Results<Ok<Envelope<UserInvitationModel>>, Failure>> GetInvitation(
         long tenantId, long id, Caller caller, HttpContext http, AppDbContext db, IOptions<InvitationOptions> options, TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -144,7 +144,7 @@ internal static class InvitationsApi
         public long? PendingId { get; init; }
     }
 
-    private static async Task<Results<Created<Envelope<UserInvitationModel[]>>, Failure>> CreateInvitation(
+    internal static async Task<Results<Created<Envelope<UserInvitationModel[]>>, Failure>> CreateInvitation(
         long tenantId, CreateInvitationRequest request, Caller caller, HttpContext http, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
@@ -212,7 +212,7 @@ internal static class InvitationsApi
         return TypedResults.Created($"/tenant/{tenantId}/admin/user/invitation/{invitation.Id}", Envelope.Of(new[] { invitation.ToModel(now, options.Value) }));
     }
 
-    private static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> RevokeInvitation(
+    internal static async Task<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>> RevokeInvitation(
         long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, IOptions<InvitationOptions> options, TimeProvider clock,
         CancellationToken cancellationToken) =>
         await Concurrency.Retry.ExecuteAsync<Results<Ok<Envelope<UserInvitationModel[]>>, Failure>>(async ct =>

@@ -44,7 +44,7 @@ internal static class TenantsApi
             .WithSummary("Lists the caller's memberships");
     }
 
-    private static async Task<Results<Created<Envelope<TenantModel>>, Failure>> CreateTenant(
+    internal static async Task<Results<Created<Envelope<TenantModel>>, Failure>> CreateTenant(
         CreateTenantRequest request, Caller caller, AppDbContext db, IdGenerator ids, EmailOutbox outbox,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
@@ -78,7 +78,7 @@ internal static class TenantsApi
         return TypedResults.Created($"/tenant/{tenant.Id}", Envelope.Of(new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt)));
     }
 
-    private static async Task<Results<Ok<Envelope<TenantModel[]>>, Failure>> ListTenants(
+    internal static async Task<Results<Ok<Envelope<TenantModel[]>>, Failure>> ListTenants(
         string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
@@ -97,7 +97,7 @@ internal static class TenantsApi
         return ApiResults.Ok(page.Finish(http, rows, t => new Cursor(t.CreatedAt, t.Id)));
     }
 
-    private static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> RenameTenant(long tenantId, RenameTenantRequest request, Caller caller,
+    internal static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> RenameTenant(long tenantId, RenameTenantRequest request, Caller caller,
         AppDbContext db, IdGenerator ids, IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         // The group admits Admins too; renaming is an Owner's decision, like inviting an Owner.
@@ -128,14 +128,14 @@ internal static class TenantsApi
         return ApiResults.Ok(new TenantModel(tenant.Id, tenant.Name, tenant.CreatedAt));
     }
 
-    private static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> GetTenant(long tenantId, AppDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<Envelope<TenantModel>>, Failure>> GetTenant(long tenantId, AppDbContext db, CancellationToken cancellationToken)
     {
         var tenant = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId)
             .Select(t => new TenantModel(t.Id, t.Name, t.CreatedAt)).FirstOrDefaultAsync(cancellationToken);
         return tenant is null ? Failure.NotFound("The tenant") : ApiResults.Ok(tenant);
     }
 
-    private static async Task<Ok<Envelope<MyTenantModel[]>>> MyTenants(Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
+    internal static async Task<Ok<Envelope<MyTenantModel[]>>> MyTenants(Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
     {
         var email = caller.NormalizedEmail;
         var memberships = await db.Memberships.IgnoreQueryFilters().AsNoTracking()

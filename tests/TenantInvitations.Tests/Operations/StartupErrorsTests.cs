@@ -59,6 +59,9 @@ public sealed class StartupErrorsTests
         { ["--Webhooks:MaxConcurrent=0"], "Webhooks:MaxConcurrent must be from 1 to 1000; it is '0'." },
         { ["--Diagnostics:EmptyEndpoint=maybe"], "Diagnostics:EmptyEndpoint must be true or false; it is 'maybe'." },
         { ["--Metrics:AllowedNetworks:0=everyone"], "Metrics:AllowedNetworks must be networks such as 10.0.0.0/8." },
+        { ["--environment", "Production", Key, "--App:PublicBaseUrl=https://invitations.example.test", "--Console:DevSignIn=true"],
+            "Console:DevSignIn must not be true in Production: it lets anyone sign in as anyone. Register the console as an OIDC client (Console:ClientId) instead." },
+        { ["--Console:DevSignIn=maybe"], "Console:DevSignIn must be true or false; it is 'maybe'." },
     };
 
     [Theory]
