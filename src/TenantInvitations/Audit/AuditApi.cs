@@ -30,7 +30,7 @@ internal static class AuditApi
             .WithDescription("Created, each email with its delivery outcome, resent, revoked, accepted or declined.");
     }
 
-    private static async Task<Results<Ok<Envelope<AuditEventModel[]>>, Failure>> ListAuditEvents(
+    internal static async Task<Results<Ok<Envelope<AuditEventModel[]>>, Failure>> ListAuditEvents(
         long tenantId, string? action, string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();

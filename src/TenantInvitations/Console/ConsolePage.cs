@@ -75,6 +75,9 @@ public abstract partial class ConsolePage : PageModel
     // The failure in one line, for a notice carried over a redirect.
     internal string ErrorText() => ErrorInfo.Count == 0 ? Error ?? "" : $"{Error} {string.Join(" ", ErrorInfo)}";
 
+    // What a form did, carried over its redirect: the success, or (when done is null) the API's refusal.
+    internal void Report(string? done) => Tell(done ?? ErrorText(), done is null ? "error" : "success");
+
     internal void Tell(string notice, string kind = "success")
     {
         Notice = notice;

@@ -35,7 +35,7 @@ public sealed class InvitationModel : ConsolePage
         {
             return Page();
         }
-        Tell(await InvitationActions.ResendAsync(this, TenantId, Id) is { } sent ? $"Sent again to {sent.Email}." : ErrorText(), Error is null ? "success" : "error");
+        Report(await InvitationActions.ResendAsync(this, TenantId, Id) is { } sent ? $"Sent again to {sent.Email}." : null);
         return Redirect(Here);
     }
 
@@ -50,8 +50,7 @@ public sealed class InvitationModel : ConsolePage
         {
             return Page();
         }
-        Tell(await InvitationActions.RevokeAsync(this, TenantId, Id) is { } revoked ? $"Revoked the invitation to {revoked.Email}. Its link no longer works." : ErrorText(),
-            Error is null ? "success" : "error");
+        Report(await InvitationActions.RevokeAsync(this, TenantId, Id) is { } revoked ? $"Revoked the invitation to {revoked.Email}. Its link no longer works." : null);
         return Redirect(Here);
     }
 

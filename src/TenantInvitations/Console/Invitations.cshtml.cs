@@ -85,7 +85,7 @@ public sealed class InvitationsModel : ConsolePage
         {
             return Page();
         }
-        Tell(await InvitationActions.ResendAsync(this, TenantId, id) is { } sent ? $"Sent again to {sent.Email}." : ErrorText(), Error is null ? "success" : "error");
+        Report(await InvitationActions.ResendAsync(this, TenantId, id) is { } sent ? $"Sent again to {sent.Email}." : null);
         return Redirect(Request.Form["back"] is { Count: 1 } back && back.ToString().StartsWith(Here, StringComparison.Ordinal) ? back.ToString() : Here);
     }
 

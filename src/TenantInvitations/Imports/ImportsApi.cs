@@ -78,6 +78,13 @@ internal static class ImportsApi
             return new Failure(StatusCodes.Status413PayloadTooLarge, new ApiError(ErrorCode.PayloadTooLarge,
                 $"The file is over {ImportCsv.MaxBytes / 1024 / 1024} MB; split it into several imports.", []));
         }
+        return await StartAsync(tenantId, content, caller, db, ids, signal, clock, cancellationToken);
+    }
+
+    // The file's rules and the import's start, for the API's body and the console's upload alike.
+    internal static async Task<Results<Accepted<Envelope<ImportModel>>, Failure>> StartAsync(long tenantId, ReadOnlyMemory<byte> content,
+        Caller caller, AppDbContext db, IdGenerator ids, ImportSignal signal, TimeProvider clock, CancellationToken cancellationToken)
+    {
         var (file, problem) = ImportCsv.Parse(content.Span);
         problem ??= file!.Rows.Count == 0 ? "The file has no data rows: after the header row, each row is one invitation." : null;
         problem ??= NewInvitation.InviterProblem(caller);
@@ -133,7 +140,7 @@ internal static class ImportsApi
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
-    private static async Task<Results<Ok<Envelope<ImportModel[]>>, Failure>> ListImports(
+    internal static async Task<Results<Ok<Envelope<ImportModel[]>>, Failure>> ListImports(
         string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
@@ -151,13 +158,13 @@ internal static class ImportsApi
         return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel()).ToArray());
     }
 
-    private static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> GetImport(long importId, AppDbContext db, CancellationToken cancellationToken) =>
+    internal static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> GetImport(long importId, AppDbContext db, CancellationToken cancellationToken) =>
         await db.InvitationImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == importId, cancellationToken) is { } import
             ? ApiResults.Ok(import.ToModel())
             : Failure.NotFound("The import");
 
     // Under the tenant's lock, like each chunk the runner commits: a chunk either committed before the cancel, or sees it.
-    private static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> CancelImport(
+    internal static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> CancelImport(
         long tenantId, long importId, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
     {
         var auditId = await ids.NextAsync(cancellationToken);
@@ -192,7 +199,7 @@ internal static class ImportsApi
         text.Clear();
     }
 
-    private static async Task<Results<PushStreamHttpResult, Failure>> GetResults(long importId, AppDbContext db,
+    internal static async Task<Results<PushStreamHttpResult, Failure>> GetResults(long importId, AppDbContext db,
         IOptions<ImportOptions> options, CancellationToken cancellationToken)
     {
         if (await db.InvitationImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == importId, cancellationToken) is not { } import)

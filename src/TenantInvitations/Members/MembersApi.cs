@@ -34,7 +34,7 @@ internal static class MembersApi
             .WithDescription("`id` is the member's userId. Only an Owner (or a platform admin) may remove an Owner. Removing the last Owner is 409 LastOwner. The removed member loses access at once.");
     }
 
-    private static async Task<Results<Ok<Envelope<MemberModel[]>>, Failure>> ListMembers(
+    internal static async Task<Results<Ok<Envelope<MemberModel[]>>, Failure>> ListMembers(
         long tenantId, string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
@@ -55,7 +55,7 @@ internal static class MembersApi
         return ApiResults.Ok(page.Finish(http, rows, m => new Cursor(m.JoinedAt, m.UserId)));
     }
 
-    private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> ChangeRole(
+    internal static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> ChangeRole(
         long tenantId, long id, ChangeRoleRequest request, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -108,7 +108,7 @@ internal static class MembersApi
         return ApiResults.Ok(new MemberModel(member.UserId, member.User.Email, member.User.DisplayName, role, member.JoinedAt));
     }
 
-    private static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> RemoveMember(
+    internal static async Task<Results<Ok<Envelope<MemberModel>>, Failure>> RemoveMember(
         long tenantId, long id, Caller caller, AppDbContext db, IdGenerator ids, TimeProvider clock, CancellationToken cancellationToken)
     {
         var member = await db.Memberships.AsNoTracking().Include(m => m.User).FirstOrDefaultAsync(m => m.UserId == id, cancellationToken);

@@ -33,14 +33,14 @@ internal static partial class SettingsApi
             .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity and email quota, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400. `emailsPerHour` caps the tenant's invitation emails in any hour; past it, create and resend answer 429 RateLimited with `Retry-After`. Owners and Admins may lower it or keep it; raising it above the service's default (`Invitations:EmailsPerHour`) takes a platform admin (403 otherwise). A quota change is recorded in the audit event's details.");
     }
 
-    private static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> GetSettings(
+    internal static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> GetSettings(
         long tenantId, AppDbContext db, IOptions<InvitationOptions> options, CancellationToken cancellationToken)
     {
         var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == tenantId, cancellationToken);
         return tenant is null ? Failure.NotFound("The tenant") : ApiResults.Ok(ToModel(tenant, options.Value));
     }
 
-    private static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> PutSettings(
+    internal static async Task<Results<Ok<Envelope<TenantSettingsModel>>, Failure>> PutSettings(
         long tenantId, TenantSettingsRequest request, Caller caller, AppDbContext db, IdGenerator ids,
         IOptions<InvitationOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {

@@ -49,7 +49,7 @@ internal static class WebhookDeliveriesApi
     private const string RetryDescription = "202 with the delivery, queued to go now. Its attempts keep counting; if this attempt fails, it is "
         + "retried on the schedule (docs/events.md) until the schedule ends. It goes out even when the endpoint is disabled.";
 
-    private static async Task<Results<Accepted<Envelope<WebhookDeliveryModel>>, Failure>> TestAsync(long? tenantId, long id, Caller caller,
+    internal static async Task<Results<Accepted<Envelope<WebhookDeliveryModel>>, Failure>> TestAsync(long? tenantId, long id, Caller caller,
         AppDbContext db, IdGenerator ids, WebhookSignal signal, TimeProvider clock, CancellationToken cancellationToken)
     {
         var (eventId, deliveryId) = (await ids.NextAsync(cancellationToken), await ids.NextAsync(cancellationToken));
@@ -67,7 +67,7 @@ internal static class WebhookDeliveriesApi
         return TypedResults.Accepted(DeliveryPath(tenantId, id), Envelope.Of(delivery.ToModel()));
     }
 
-    private static async Task<Results<Ok<Envelope<WebhookDeliveryModel[]>>, Failure>> ListAsync(long? tenantId, long id, string? after, int? limit,
+    internal static async Task<Results<Ok<Envelope<WebhookDeliveryModel[]>>, Failure>> ListAsync(long? tenantId, long id, string? after, int? limit,
         HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
@@ -90,7 +90,7 @@ internal static class WebhookDeliveriesApi
         return ApiResults.Ok(page.Finish(http, rows, d => new Cursor(d.CreatedAt, d.Id)).Select(d => d.ToModel()).ToArray());
     }
 
-    private static async Task<Results<Accepted<Envelope<WebhookDeliveryModel>>, Failure>> RetryAsync(long? tenantId, long id, long deliveryId,
+    internal static async Task<Results<Accepted<Envelope<WebhookDeliveryModel>>, Failure>> RetryAsync(long? tenantId, long id, long deliveryId,
         AppDbContext db, WebhookSignal signal, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (!await WebhooksApi.Scoped(db, tenantId).AnyAsync(e => e.Id == id, cancellationToken))

@@ -73,7 +73,7 @@ internal static class WebhooksApi
 
     private static void Describe(RouteGroupBuilder group) => group.ProducesFailures(404);
 
-    private static async Task<Results<Created<Envelope<CreatedWebhookModel>>, Failure>> CreateAsync(long? tenantId, CreateWebhookRequest request,
+    internal static async Task<Results<Created<Envelope<CreatedWebhookModel>>, Failure>> CreateAsync(long? tenantId, CreateWebhookRequest request,
         Caller caller, AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken)
     {
         var problems = await registration.UrlProblemsAsync(request.Url, cancellationToken);
@@ -115,19 +115,19 @@ internal static class WebhooksApi
         return TypedResults.Created(location, Envelope.Of(endpoint.WithSecret(secret)));
     }
 
-    private static async Task<Ok<Envelope<WebhookModel[]>>> ListAsync(long? tenantId, AppDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Ok<Envelope<WebhookModel[]>>> ListAsync(long? tenantId, AppDbContext db, CancellationToken cancellationToken)
     {
         var endpoints = await Scoped(db, tenantId).AsNoTracking().OrderBy(e => e.CreatedAt).ThenBy(e => e.Id).ToListAsync(cancellationToken);
         return ApiResults.Ok(endpoints.Select(e => e.ToModel()).ToArray());
     }
 
-    private static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> GetAsync(long? tenantId, long id, AppDbContext db,
+    internal static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> GetAsync(long? tenantId, long id, AppDbContext db,
         CancellationToken cancellationToken) =>
         await Scoped(db, tenantId).AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, cancellationToken) is { } endpoint
             ? ApiResults.Ok(endpoint.ToModel())
             : NotFound();
 
-    private static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> UpdateAsync(long? tenantId, long id, UpdateWebhookRequest request,
+    internal static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> UpdateAsync(long? tenantId, long id, UpdateWebhookRequest request,
         Caller caller, AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken)
     {
         var problems = request.Url is null ? [] : await registration.UrlProblemsAsync(request.Url, cancellationToken);
@@ -184,7 +184,7 @@ internal static class WebhooksApi
         return ApiResults.Ok(endpoint.ToModel());
     }
 
-    private static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> DeleteAsync(long? tenantId, long id, Caller caller, AppDbContext db,
+    internal static async Task<Results<Ok<Envelope<WebhookModel>>, Failure>> DeleteAsync(long? tenantId, long id, Caller caller, AppDbContext db,
         WebhookRegistration registration, CancellationToken cancellationToken)
     {
         var auditId = await registration.Ids.NextAsync(cancellationToken);
@@ -206,7 +206,7 @@ internal static class WebhooksApi
         return ApiResults.Ok(endpoint.ToModel());
     }
 
-    private static async Task<Results<Ok<Envelope<WebhookSecretModel>>, Failure>> RotateAsync(long? tenantId, long id, Caller caller,
+    internal static async Task<Results<Ok<Envelope<WebhookSecretModel>>, Failure>> RotateAsync(long? tenantId, long id, Caller caller,
         AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken)
     {
         var auditId = await registration.Ids.NextAsync(cancellationToken);

@@ -207,8 +207,9 @@ public partial class TestApp : WebApplicationFactory<Program>
         ];
     }
 
-    // Registering an endpoint and rotating its secret are the only answers that may show a secret.
-    [System.Text.RegularExpressions.GeneratedRegex(@"^response to POST (/tenant/\d+/admin)?/webhooks(/\d+/rotate-secret)?$")]
+    // Registering an endpoint and rotating its secret are the only answers that may show a secret: the API's, and the console
+    // page's answer to its Add and Rotate forms (its other forms answer with a redirect).
+    [System.Text.RegularExpressions.GeneratedRegex(@"^response to POST ((/tenant/\d+/admin)?/webhooks(/\d+/rotate-secret)?|/console/tenants/\d+/webhooks)$")]
     private static partial System.Text.RegularExpressions.Regex SecretAnswer();
 
     // Every event as stored, whole rows: what the feed and webhooks would ever show.

@@ -159,9 +159,11 @@ public sealed partial class SecurityMatrixTests(WebhookTestApp app) : IClassFixt
         public bool IsPaged => Parameters.Contains("limit");
     }
 
+    // The API's endpoints; the console's pages (cookie sessions, HTML answers) have a matrix of their own, ConsoleMatrixTests.
     private IReadOnlyList<Endpoint> AppEndpoints() =>
     [
         .. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => !ConsoleMatrixTests.IsConsole(e))
             .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"])
                 .Select(method => new Endpoint(method, "/" + e.RoutePattern.RawText!.Trim('/'), e))),
     ];

@@ -1,4 +1,4 @@
-// Polish only: every action works without this file. Counts down disabled Resend buttons and enables them when due, counting
+// Polish only: every action works without this file. Copies secrets, and counts down disabled Resend buttons and enables them when due, counting
 // from the page's load by the seconds the server gave (so the browser's clock can't disagree with the service's).
 (function () {
   "use strict";
@@ -25,6 +25,20 @@
       }
     });
   }
+  // The Copy button beside a secret; without script the field is still selectable.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    field.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 1000);
