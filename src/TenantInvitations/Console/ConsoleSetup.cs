@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.Options;
 using TenantInvitations.Auth;
 
 namespace TenantInvitations.Console;
@@ -22,9 +23,11 @@ internal static class ConsoleSetup
     public const string Policy = "console";
     public const string SignInPath = "/console/sign-in";
 
-    // No inline script; styles may be inline only because the email preview's srcdoc frame inherits this policy.
-    private const string ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
-        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
+    // No inline script; styles may be inline only because the email preview's srcdoc frame inherits this policy. Forms post
+    // to the console only, and their redirects may lead on to the identity provider (sign-in and sign-out) when there is one.
+    private static string ContentSecurityPolicy(string? provider) =>
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+        + $"form-action 'self'{(provider is null ? "" : $" {provider}")}; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
     public static void AddConsole(this WebApplicationBuilder builder)
     {
@@ -35,7 +38,12 @@ internal static class ConsoleSetup
         }
         builder.Services.AddSettings<ConsoleOptions>("Console");
         builder.Services.PostConfigure<ConsoleOptions>(o => o.DevSignIn ??= builder.Environment.IsDevelopment());
-        builder.Services.AddAuthentication().AddCookie(CookieScheme, cookie =>
+        var authentication = builder.Services.AddAuthentication();
+        if (ConsoleOidc.IsConfigured(options))
+        {
+            authentication.AddConsoleOidc(options, Settings.Read<AuthOptions>(builder.Configuration, "Auth"), builder.Environment.IsDevelopment());
+        }
+        authentication.AddCookie(CookieScheme, cookie =>
         {
             cookie.Cookie.Name = "invitations-console";
             cookie.Cookie.HttpOnly = true;
@@ -82,13 +90,15 @@ internal static class ConsoleSetup
 
     public static void MapConsole(this WebApplication app)
     {
+        var policy = ContentSecurityPolicy(ConsoleOidc.IsConfigured(app.Services.GetRequiredService<IOptions<ConsoleOptions>>().Value)
+            ? ConsoleOidc.Origin(app.Services.GetRequiredService<IOptions<AuthOptions>>().Value) : null);
         // Every console answer: its own policy, never cached (pages hold tenant data), never framed (X-Frame-Options stays).
         app.UseWhen(http => http.Request.Path.StartsWithSegments("/console"), console => console.Use((http, next) =>
         {
             http.Response.OnStarting(() =>
             {
                 var headers = http.Response.Headers;
-                headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                headers.ContentSecurityPolicy = policy;
                 if (!http.Request.Path.StartsWithSegments("/console/assets"))
                 {
                     headers.CacheControl = "no-store";

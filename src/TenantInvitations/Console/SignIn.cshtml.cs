@@ -19,6 +19,10 @@ public sealed class SignInModel : ConsolePage
 
     public void OnGet()
     {
+        if (Oidc && Request.Query.ContainsKey(ConsoleOidc.FailedQuery))
+        {
+            Error = "Signing in with your identity provider did not work. Try again, or ask your administrator to check the service's log.";
+        }
     }
 
     // The dev form: the same claims a local bearer token carries, checked as a token's are.

@@ -62,6 +62,8 @@ public sealed class StartupErrorsTests
         { ["--environment", "Production", Key, "--App:PublicBaseUrl=https://invitations.example.test", "--Console:DevSignIn=true"],
             "Console:DevSignIn must not be true in Production: it lets anyone sign in as anyone. Register the console as an OIDC client (Console:ClientId) instead." },
         { ["--Console:DevSignIn=maybe"], "Console:DevSignIn must be true or false; it is 'maybe'." },
+        { ["--Console:ClientId=invitations-console"],
+            "Console:ClientId is set, so Auth:Authority is required: set it to the issuer URL of the identity provider the console signs in with." },
     };
 
     [Theory]
