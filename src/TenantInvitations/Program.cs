@@ -92,6 +92,7 @@ app.Use(app.Services.GetRequiredService<RequestDrain>().InvokeAsync);
 app.UseEnvelopeErrors();
 app.UseHostChecks();
 app.UseRateLimiter();
+app.UseConsoleHeaders();
 app.UseAuthentication();
 app.UseAuthorization();
 

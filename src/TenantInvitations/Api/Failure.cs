@@ -20,6 +20,10 @@ internal sealed class Failure(int statusCode, ApiError error, TimeSpan? retryAft
         {
             http.Response.Headers.RetryAfter = RetryAfterSeconds(wait).ToString(CultureInfo.InvariantCulture);
         }
+        if (http.Request.Path.StartsWithSegments("/console"))
+        {
+            return Console.ErrorPage.WriteAsync(http, statusCode, error); // a browser's answer is a page, not an envelope
+        }
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         return http.Response.WriteAsJsonAsync(new ErrorEnvelope { Error = error }, json, http.RequestAborted);
     }

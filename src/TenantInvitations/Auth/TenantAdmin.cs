@@ -73,7 +73,7 @@ internal static class TenantAdmin
         var tenantExists = role is not null || await db.Tenants.AnyAsync(t => t.Id == db.TenantId, cancellationToken);
         if (Refusal(caller, role, tenantExists, managersOnly) is { } refused)
         {
-            return (caller, refused);
+            return (caller with { Role = role }, refused);
         }
         var admitted = caller with { Role = role };
         http.Features.Set(admitted);

@@ -88,6 +88,7 @@ internal static class ConsoleOidc
                         return Task.CompletedTask;
                     }
                     context.Principal = principal;
+                    ConsoleSetup.MarkSignIn(context.HttpContext, context.Properties!);
                     // Only the id token is kept (for id_token_hint at sign-out); the access token is of no use to the console.
                     if (context.TokenEndpointResponse?.IdToken is { } idToken)
                     {
@@ -120,6 +121,23 @@ internal static class ConsoleOidc
         catch (InvalidOperationException)
         {
             return false; // the provider's metadata can't be read now: the console session still ends
+        }
+    }
+
+    // Whether the provider's metadata can be read now; without it a challenge would fail with a 500.
+    public static async Task<bool> CanReachAsync(HttpContext http)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<OpenIdConnectOptions>>().Get(Scheme);
+        try
+        {
+            await options.ConfigurationManager!.GetConfigurationAsync(http.RequestAborted);
+            return true;
+        }
+        catch (InvalidOperationException exception)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleOidc))
+                .LogWarning("The console can't read the identity provider's metadata at {Authority}: {Reason}", options.Authority, exception.Message);
+            return false;
         }
     }
 

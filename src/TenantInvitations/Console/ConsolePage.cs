@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.Net.Http.Headers;
 using TenantInvitations.Api;
@@ -20,14 +22,16 @@ public abstract partial class ConsolePage : PageModel
 
     internal DateTime Now => HttpContext.RequestServices.GetRequiredService<TimeProvider>().UtcNow();
 
+    // The route's tenant, once admitted: the layout names it above the tabs.
+    public string? CurrentTenantName { get; private set; }
+
     // Set when the tenant's admission refused: the layout shows it instead of the page.
     public string? Refusal { get; private set; }
 
-    [TempData]
-    public string? Notice { get; set; }
+    // What the last action did: said on this page (Say), or carried over a redirect in TempData (Tell) and read back here.
+    public string? Notice { get; private set; }
 
-    [TempData]
-    public string? NoticeKind { get; set; }
+    public string? NoticeKind { get; private set; }
 
     public string? Error { get; set; }
 
@@ -36,8 +40,16 @@ public abstract partial class ConsolePage : PageModel
     // Rule 2 of the API for the route's tenant: Owners and Admins (or any member, where members may), and platform admins.
     internal async Task<bool> AdmitAsync(AppDbContext db, bool managersOnly = true)
     {
-        var (_, refused) = await TenantAdmin.AdmitAsync(HttpContext, db, Caller, managersOnly, HttpContext.RequestAborted);
-        return refused is null || Refuse(refused);
+        var (caller, refused) = await TenantAdmin.AdmitAsync(HttpContext, db, Caller, managersOnly, HttpContext.RequestAborted);
+        if (refused is not null)
+        {
+            // The API's refusal, except that to someone who is not in the tenant at all its pages are not there: the console
+            // does not tell outsiders which tenants exist. A Member of it is refused with the API's 403.
+            return Refuse(refused.StatusCode == StatusCodes.Status403Forbidden && caller is { Role: null, IsPlatformAdmin: false }
+                ? Failure.NotFound("The tenant") : refused);
+        }
+        CurrentTenantName = await db.Tenants.AsNoTracking().Where(t => t.Id == db.TenantId).Select(t => t.Name).FirstOrDefaultAsync(HttpContext.RequestAborted);
+        return true;
     }
 
     // A platform admin's read of a tenant they are not a member of is audited, as the API's are.
@@ -78,11 +90,18 @@ public abstract partial class ConsolePage : PageModel
     // What a form did, carried over its redirect: the success, or (when done is null) the API's refusal.
     internal void Report(string? done) => Tell(done ?? ErrorText(), done is null ? "error" : "success");
 
+    // For an answer that redirects: the next page shows it, once.
     internal void Tell(string notice, string kind = "success")
     {
-        Notice = notice;
-        NoticeKind = kind;
+        TempData[nameof(Notice)] = notice;
+        TempData[nameof(NoticeKind)] = kind;
     }
+
+    // For an answer that is this page: shown now, and not again on the next one.
+    internal void Say(string notice, string kind = "success") => (Notice, NoticeKind) = (notice, kind);
+
+    public override void OnPageHandlerExecuting(PageHandlerExecutingContext context) =>
+        (Notice, NoticeKind) = (TempData[nameof(Notice)] as string, TempData[nameof(NoticeKind)] as string);
 
     // A list handler links its next page in a Link header, as the API does; the console takes the cursor from it for its own link.
     internal string? TakeNextCursor()

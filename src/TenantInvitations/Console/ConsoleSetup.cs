@@ -22,6 +22,8 @@ internal static class ConsoleSetup
     public const string CookieScheme = "console";
     public const string Policy = "console";
     public const string SignInPath = "/console/sign-in";
+    public const string SignedInAt = "signed-in-at";
+    public static readonly TimeSpan SessionLimit = TimeSpan.FromHours(12);
 
     // No inline script; styles may be inline only because the email preview's srcdoc frame inherits this policy. Forms post
     // to the console only, and their redirects may lead on to the identity provider (sign-in and sign-out) when there is one.
@@ -54,6 +56,18 @@ internal static class ConsoleSetup
             cookie.LogoutPath = "/console/sign-out";
             cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
             cookie.SlidingExpiration = true;
+            // Sliding keeps a working session open, but not past SessionLimit from its sign-in: then the person signs in again,
+            // and the identity provider decides afresh (a platform admin it has demoted is one no more).
+            cookie.Events.OnValidatePrincipal = async context =>
+            {
+                var now = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+                if (!context.Properties.Items.TryGetValue(SignedInAt, out var at) || !DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture,
+                        System.Globalization.DateTimeStyles.AssumeUniversal, out var signedIn) || now - signedIn > SessionLimit)
+                {
+                    context.RejectPrincipal();
+                    await context.HttpContext.SignOutAsync(CookieScheme);
+                }
+            };
             // The framework builds the sign-in redirect from the request's Host; a path can't send anyone elsewhere.
             cookie.Events.OnRedirectToLogin = context =>
             {
@@ -64,11 +78,19 @@ internal static class ConsoleSetup
         });
         builder.Services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
             .AddAuthenticationSchemes(CookieScheme).RequireAuthenticatedUser());
+        // The notice a form leaves for the page it redirects to: the console's path only, and Secure outside Development.
+        builder.Services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(temp =>
+        {
+            temp.Cookie.Name = "invitations-console-notice";
+            temp.Cookie.Path = "/console";
+            temp.Cookie.SecurePolicy = builder.Environment.IsDevelopment() ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
+        });
         builder.Services.AddRazorPages(pages =>
         {
             pages.RootDirectory = "/Console";
             pages.Conventions.AuthorizeFolder("/", Policy);
             pages.Conventions.AllowAnonymousToPage("/SignIn");
+            pages.Conventions.ConfigureFilter(new ExpiredFormFilter());
         });
     }
 
@@ -88,7 +110,8 @@ internal static class ConsoleSetup
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme, "sub", "role"));
     }
 
-    public static void MapConsole(this WebApplication app)
+    // Before authentication, so that its redirects to sign-in carry them too.
+    public static void UseConsoleHeaders(this WebApplication app)
     {
         var policy = ContentSecurityPolicy(ConsoleOidc.IsConfigured(app.Services.GetRequiredService<IOptions<ConsoleOptions>>().Value)
             ? ConsoleOidc.Origin(app.Services.GetRequiredService<IOptions<AuthOptions>>().Value) : null);
@@ -107,6 +130,10 @@ internal static class ConsoleSetup
             });
             return next(http);
         }));
+    }
+
+    public static void MapConsole(this WebApplication app)
+    {
         var assets = Path.Combine(AppContext.BaseDirectory, "Console", "Assets");
         foreach (var (name, type) in new[] { ("console.css", "text/css; charset=utf-8"), ("console.js", "text/javascript; charset=utf-8") })
         {
@@ -120,10 +147,23 @@ internal static class ConsoleSetup
         app.MapRazorPages();
     }
 
-    public static Task SignInAsync(HttpContext http, ClaimsPrincipal principal) =>
-        http.SignInAsync(CookieScheme, principal, new AuthenticationProperties { IsPersistent = false });
+    public static Task SignInAsync(HttpContext http, ClaimsPrincipal principal)
+    {
+        var properties = new AuthenticationProperties { IsPersistent = false };
+        MarkSignIn(http, properties);
+        return http.SignInAsync(CookieScheme, principal, properties);
+    }
 
-    public static string LocalReturnUrl(string? returnUrl) =>
-        returnUrl is { Length: > 0 } && returnUrl.StartsWith("/console", StringComparison.Ordinal) && !returnUrl.StartsWith("//", StringComparison.Ordinal)
-            && !returnUrl.Contains('\\', StringComparison.Ordinal) ? returnUrl : "/console";
+    // When the session began, which sliding renewals keep: SessionLimit counts from it.
+    public static void MarkSignIn(HttpContext http, AuthenticationProperties properties) =>
+        properties.Items[SignedInAt] = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()
+            .ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string LocalReturnUrl(string? returnUrl) => LocalPath(returnUrl, "/console", "/console");
+
+    // A path of ours to go back to after a form: under the prefix, printable ASCII only (a Location header can't hold more,
+    // and the framework would fail on it), never to another host; anything else is the fallback.
+    public static string LocalPath(string? url, string prefix, string fallback) =>
+        url is { Length: > 0 } && url.StartsWith(prefix, StringComparison.Ordinal) && url.All(c => c is > ' ' and < '\x7f')
+            && !url.StartsWith("//", StringComparison.Ordinal) && !url.Contains('\\', StringComparison.Ordinal) ? url : fallback;
 }

@@ -18,8 +18,11 @@ public sealed class ImportsModel : ConsolePage
     public string? Next { get; private set; }
     public string Here => $"/console/tenants/{TenantId}/imports";
 
-    // The page reloads itself (a meta refresh, no script needed) while an import is still going.
-    public bool Running => Rows.Any(i => i.Status is ImportStatus.Queued or ImportStatus.Running or ImportStatus.WaitingForQuota);
+    // The page reloads itself (a meta refresh, no script needed) while an import is going: every 2 seconds while one runs,
+    // every minute while one only waits for the email quota; never on the answer to a form, whose message would vanish.
+    public int? RefreshSeconds => !HttpMethods.IsGet(Request.Method) ? null
+        : Rows.Any(i => i.Status is ImportStatus.Queued or ImportStatus.Running) ? 2
+        : Rows.Any(i => i.Status is ImportStatus.WaitingForQuota) ? 60 : null;
 
     public async Task OnGetAsync()
     {

@@ -24,7 +24,8 @@ public sealed class IndexModel : ConsolePage
     {
         if (!Caller.IsPlatformAdmin)
         {
-            return Forbid();
+            Refuse(Api.Failure.Forbidden("Only a platform admin may create a tenant."));
+            return Page();
         }
         var result = await TenantsApi.CreateTenant(new CreateTenantRequest(TenantName, OwnerEmail), Caller, Service<AppDbContext>(), Service<IdGenerator>(),
             Service<EmailOutbox>(), Service<IOptions<InvitationOptions>>(), Service<TimeProvider>(), HttpContext.RequestAborted);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using TenantInvitations.Api;
 using TenantInvitations.Data;
 using TenantInvitations.Email;
 using TenantInvitations.Invitations;
@@ -68,7 +69,7 @@ public sealed class InvitationsModel : ConsolePage
         {
             BulkRows = rows;
             var created = rows.Count(r => r.Status == BulkRowStatus.Created);
-            Tell($"Invited {created} of {rows.Length}.", created == rows.Length ? "success" : "warning");
+            Say($"Invited {created} of {rows.Length}.", created == rows.Length ? "success" : "warning");
             ManyEmails = null;
         }
         else
@@ -86,7 +87,7 @@ public sealed class InvitationsModel : ConsolePage
             return Page();
         }
         Report(await InvitationActions.ResendAsync(this, TenantId, id) is { } sent ? $"Sent again to {sent.Email}." : null);
-        return Redirect(Request.Form["back"] is { Count: 1 } back && back.ToString().StartsWith(Here, StringComparison.Ordinal) ? back.ToString() : Here);
+        return Redirect(ConsoleSetup.LocalPath(Request.Form["back"].ToString(), Here, Here));
     }
 
     private async Task LoadAsync()
@@ -104,7 +105,9 @@ public sealed class InvitationsModel : ConsolePage
         }
     }
 
-    internal static MemberRole? ParseRole(string? role) => Enum.TryParse<MemberRole>(role, ignoreCase: false, out var parsed) ? parsed : null;
+    // As the API reads a role: none is the default, and one that is no role is passed on as such, for the API's own 400.
+    internal static MemberRole? ParseRole(string? role) =>
+        string.IsNullOrWhiteSpace(role) ? null : StrictEnum.TryParse<MemberRole>(role.Trim(), out var parsed) ? parsed : (MemberRole)(-1);
 
     public string PageLink(string? after) => QueryString.Create(new KeyValuePair<string, string?>[]
         { new("status", Status), new("email", Search), new("after", after) }.Where(p => !string.IsNullOrEmpty(p.Value))) is var query && query.HasValue ? Here + query : Here;

@@ -42,7 +42,7 @@ public sealed class MembersModel : ConsolePage
     {
         if (!confirmed)
         {
-            return Redirect($"{Here}?remove={id}");
+            return Redirect($"{Here}?remove={id}{(After is { Length: > 0 } ? $"&after={Uri.EscapeDataString(After)}" : "")}");
         }
         if (!await AdmitAsync(Service<AppDbContext>()))
         {

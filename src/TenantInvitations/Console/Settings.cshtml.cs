@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TenantInvitations.Data;
 using TenantInvitations.Invitations;
@@ -23,6 +24,8 @@ public sealed class SettingsModel : ConsolePage
     [BindProperty] public string? TenantName { get; set; }
 
     public Dictionary<string, List<string>> FieldProblems { get; } = [];
+    public int? DefaultValidityDays { get; private set; }
+    public int? DefaultEmailsPerHour { get; private set; }
     public string Here => $"/console/tenants/{TenantId}/settings";
 
     public async Task OnGetAsync()
@@ -86,8 +89,13 @@ public sealed class SettingsModel : ConsolePage
         }
         var settings = Answer<TenantSettingsModel>(result.Result)!;
         (TenantName, DisplayName, ReplyTo, DefaultLocale) = (settings.Name, settings.DisplayName, settings.ReplyTo, settings.DefaultLocale);
-        InvitationValidityDays = settings.InvitationValidityDays.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        EmailsPerHour = settings.EmailsPerHour.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // A value the tenant does not set itself is left blank, with the service's default as the placeholder: saving the form
+        // then keeps following the default instead of fixing today's value as the tenant's own.
+        var own = await Service<AppDbContext>().Tenants.AsNoTracking().Where(t => t.Id == TenantId)
+            .Select(t => new { t.InvitationValidityDays, t.EmailsPerHour }).FirstAsync(HttpContext.RequestAborted);
+        (DefaultValidityDays, DefaultEmailsPerHour) = (settings.InvitationValidityDays, settings.EmailsPerHour);
+        InvitationValidityDays = own.InvitationValidityDays?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        EmailsPerHour = own.EmailsPerHour?.ToString(System.Globalization.CultureInfo.InvariantCulture);
         AllowedEmailDomains = string.Join("\n", settings.AllowedEmailDomains);
         return true;
     }
@@ -123,9 +131,10 @@ public sealed class SettingsModel : ConsolePage
         {
             return null;
         }
-        if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        // Any whole number goes to the API, whose range check answers it (one too big for an int is out of every range).
+        if (long.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value))
         {
-            return value;
+            return (int)Math.Clamp(value, int.MinValue, int.MaxValue);
         }
         Problem(field, $"The {field} field must be a whole number.");
         return null;

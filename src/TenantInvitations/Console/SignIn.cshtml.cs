@@ -58,7 +58,18 @@ public sealed class SignInModel : ConsolePage
         return LocalRedirect(ConsoleSetup.LocalReturnUrl(ReturnUrl));
     }
 
-    public IActionResult OnPostProvider() => Oidc
-        ? Challenge(new AuthenticationProperties { RedirectUri = ConsoleSetup.LocalReturnUrl(ReturnUrl) }, ConsoleOidc.Scheme)
-        : NotFound();
+    public async Task<IActionResult> OnPostProviderAsync()
+    {
+        if (!Oidc)
+        {
+            return NotFound();
+        }
+        if (!await ConsoleOidc.CanReachAsync(HttpContext))
+        {
+            Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            Error = "The identity provider can't be reached right now. Try again in a moment.";
+            return Page();
+        }
+        return Challenge(new AuthenticationProperties { RedirectUri = ConsoleSetup.LocalReturnUrl(ReturnUrl) }, ConsoleOidc.Scheme);
+    }
 }

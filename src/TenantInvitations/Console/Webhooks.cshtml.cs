@@ -44,7 +44,7 @@ public sealed class WebhooksModel : ConsolePage
         if (Answer<CreatedWebhookModel>(result.Result) is { } created)
         {
             (Secret, SecretFor) = (created.Secret, created.Url);
-            Tell($"Added the endpoint {created.Url}.");
+            Say($"Added the endpoint {created.Url}.");
             (EndpointUrl, Description, Types) = (null, null, []);
         }
         else
@@ -66,7 +66,7 @@ public sealed class WebhooksModel : ConsolePage
         {
             await LoadAsync();
             (Secret, SecretFor) = (rotated.Secret, Endpoints.FirstOrDefault(e => e.Id == id)?.Url);
-            Tell("Made a new secret. For 24 hours deliveries carry both signatures, so your receiver can switch without missing one.");
+            Say("Made a new secret. For 24 hours deliveries carry both signatures, so your receiver can switch without missing one.");
             return Page();
         }
         Response.StatusCode = (result.Result as Api.Failure)?.StatusCode ?? 400;

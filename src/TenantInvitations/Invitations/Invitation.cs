@@ -99,7 +99,8 @@ internal sealed class Invitation
             return null;
         }
         var at = LastSentAt + cooldown;
-        var sends = RecentSends.Order().ToList();
+        // The list's times come back from SQLite without their kind; they are UTC, as every time here is.
+        var sends = RecentSends.Select(t => DateTime.SpecifyKind(t, DateTimeKind.Utc)).Order().ToList();
         if (sends.Count >= maxSendsPerDay && sends[^maxSendsPerDay] + Day > at)
         {
             at = sends[^maxSendsPerDay] + Day;

@@ -37,6 +37,8 @@ public sealed class ConsoleAcceptTests(BrowserApp app) : IClassFixture<BrowserAp
 
         owner.ReloadUntil(() => owner.Row(email).FindElement(By.CssSelector(".status .badge")).Text == "Accepted");
         Assert.Empty(owner.Row(email).FindElements(By.TagName("button"))); // nothing to resend or revoke
+        owner.Open($"/console/tenants/{tenant.Id}/members");
+        Assert.Equal("Admin", owner.Row(email).FindElement(By.CssSelector("select option:checked")).Text);
         var role = await app.QueryAsync(db => db.Memberships.IgnoreQueryFilters()
             .Where(m => m.TenantId == tenant.Id && m.User.NormalizedEmail == email).Select(m => m.Role.ToString()).SingleAsync());
         Assert.Equal("Admin", role);

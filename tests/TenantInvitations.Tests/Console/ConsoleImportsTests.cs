@@ -75,4 +75,17 @@ public sealed class ConsoleImportsTests(BrowserApp app) : IClassFixture<BrowserA
         Assert.Equal(["0", "0", "3300"], console.Row("of 3300 rows").FindElements(By.TagName("td")).Skip(3).Take(3).Select(c => c.Text));
         console.SignOut();
     }
+
+    [Fact]
+    public async Task Kestrel_refuses_a_form_over_1_MB_elsewhere_with_a_page()
+    {
+        var tenant = await app.CreateTenantAsync("Large Form Co");
+        using var owner = await ConsoleSession.OwnerAsync(app, tenant);
+        await owner.GetAsync($"/console/tenants/{tenant.Id}/invitations");
+
+        var tooLarge = await owner.PostAsync($"/console/tenants/{tenant.Id}/invitations?handler=InviteMany", [new("ManyEmails", new string('a', 1_100_000))]);
+
+        Assert.Equal((System.Net.HttpStatusCode.RequestEntityTooLarge, "text/html", "Too large"), (tooLarge.Status, tooLarge.ContentType, tooLarge.Heading));
+        Assert.Equal(1, (await app.GetAsync($"/tenant/{tenant.Id}/admin/user/invitation", tenant.OwnerToken)).AssertSuccess().GetArrayLength());
+    }
 }

@@ -7,8 +7,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace TenantInvitations.Tests;
 
 // The console's security matrix: every page, enumerated from the app's own routes, against each visitor who must be refused:
-// signed out (sent to sign in), a Member (403), someone of another tenant (403, as the API), a tenant that does not exist
-// (404), and another tenant's invitation, webhook or import named under one's own tenant (404). A page added without a row
+// signed out (sent to sign in), a Member (403, as the API), someone of another tenant (404: the console does not tell
+// outsiders which tenants exist, where the API answers 403), a tenant that does not exist (404), and another tenant's
+// invitation, webhook or import named under one's own tenant (404). A page added without a row
 // in Pages fails Every_console_route_has_a_row.
 [Trait(StorageTrait.Name, StorageTrait.Independent)]
 public sealed class ConsoleMatrixTests(WebhookTestApp app) : IClassFixture<WebhookTestApp>
@@ -90,7 +91,7 @@ public sealed class ConsoleMatrixTests(WebhookTestApp app) : IClassFixture<Webho
     }
 
     [Fact]
-    public async Task Every_tenant_page_is_403_to_a_Member_and_to_another_tenants_Owner_and_404_for_a_tenant_that_does_not_exist()
+    public async Task Every_tenant_page_is_403_to_a_Member_and_404_to_another_tenants_Owner_and_for_a_tenant_that_does_not_exist()
     {
         var mine = await ResourcesAsync("Matrix Co");
         var member = await app.AddMemberAsync(mine.Tenant, "Member");
@@ -108,7 +109,9 @@ public sealed class ConsoleMatrixTests(WebhookTestApp app) : IClassFixture<Webho
             Assert.Equal("Not allowed", refusedMember.Heading);
             Assert.Contains("You may not manage invitations in this tenant.", refusedMember.Body);
             var refusedOther = await asOtherOwner.GetAsync(path);
-            Assert.True(refusedOther.Status == HttpStatusCode.Forbidden, $"{route} as another tenant's Owner: {(int)refusedOther.Status}");
+            Assert.True(refusedOther.Status == HttpStatusCode.NotFound, $"{route} as another tenant's Owner: {(int)refusedOther.Status}");
+            Assert.Equal("Not found", refusedOther.Heading);
+            Assert.Contains("The tenant was not found.", refusedOther.Body);
             var missing = await asPlatformAdmin.GetAsync(path.Replace($"/tenants/{mine.Tenant.Id}/", "/tenants/999999999/", StringComparison.Ordinal));
             Assert.True(missing.Status == HttpStatusCode.NotFound, $"{route} in a tenant that does not exist: {(int)missing.Status}");
             Assert.Contains("The tenant was not found.", missing.Body);
@@ -173,6 +176,7 @@ public sealed class ConsoleMatrixTests(WebhookTestApp app) : IClassFixture<Webho
 
         var forged = await owner.PostAsync($"/console/tenants/{mine.Tenant.Id}/invitations?handler=Invite", [new("InviteEmail", email)], withToken: false);
         Assert.Equal(HttpStatusCode.BadRequest, forged.Status);
+        Assert.Equal(("text/html", "This form has expired"), (forged.ContentType, forged.Heading));
         var revoke = await owner.PostAsync($"/console/tenants/{mine.Tenant.Id}/invitations/{mine.Invitation}?handler=Revoke", [new("confirmed", "true")], withToken: false);
         Assert.Equal(HttpStatusCode.BadRequest, revoke.Status);
 

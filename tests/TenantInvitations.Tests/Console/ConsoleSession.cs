@@ -12,8 +12,10 @@ public sealed partial class ConsoleSession(HttpClient client) : IDisposable
 
     private string? formToken;
 
-    public static HttpClient Client(TestApp app) =>
-        app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true, BaseAddress = new Uri("http://localhost") });
+    // In process; or, for a service on a real socket (whose limits are Kestrel's), over loopback TCP.
+    public static HttpClient Client(TestApp app) => app is BrowserApp socket
+        ? new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(socket.BaseUrl) }
+        : app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true, BaseAddress = app.ClientOptions.BaseAddress });
 
     public static async Task<ConsoleSession> SignInAsync(TestApp app, string subject, string? email, bool platformAdmin = false)
     {

@@ -78,7 +78,9 @@ public sealed class ConsoleTenantPagesTests(BrowserApp app) : IClassFixture<Brow
         var console = new ConsoleBrowser(app.Browser, app.BaseUrl);
         console.SignIn($"sub-{tenant.OwnerEmail}", tenant.OwnerEmail);
         console.Open($"/console/tenants/{tenant.Id}/settings");
-        Assert.Equal("7", console.Field("Invitation validity in days (1 to 30)").GetAttribute("value"));
+        // Not set by the tenant: blank, following the service's default, which the placeholder names.
+        Assert.Equal("", console.Field("Invitation validity in days (1 to 30)").GetAttribute("value"));
+        Assert.Equal("the service's default (7)", console.Field("Invitation validity in days (1 to 30)").GetAttribute("placeholder"));
 
         console.Fill("Invitation validity in days (1 to 30)", "45");
         console.Fill("Default locale (en, de, es, fr, or another language tag)", "not a locale!");

@@ -44,7 +44,7 @@ public sealed class BrowserApp : SmtpTestApp
 // Debian's Chromium and ChromeDriver (scripts/test.sh installs them); nothing is downloaded.
 public static class Chromium
 {
-    public static ChromeDriver Start(string profile)
+    public static ChromeDriver Start(string profile, bool javaScript = true)
     {
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.SuppressInitialDiagnosticInformation = true;
@@ -53,6 +53,10 @@ public static class Chromium
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1000,900",
             $"--user-data-dir={profile}");
+        if (!javaScript)
+        {
+            options.AddUserProfilePreference("profile.managed_default_content_settings.javascript", 2);
+        }
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
     }
 }

@@ -53,6 +53,8 @@ public sealed class NextResendAtTests(TestApp app) : IClassFixture<TestApp>
 
         var nextResendAt = await NextResendAtAsync(tenant, invitation.Id);
         Assert.Equal(firstSend.AddDays(1), nextResendAt!.Value, TimeSpan.FromMilliseconds(1));
+        // Read from the stored send times (a list SQLite keeps without their kind), still written as UTC.
+        Assert.EndsWith("Z", (await app.GetAsync(InvitationPath(tenant, invitation.Id), tenant.OwnerToken)).AssertSuccess().GetProperty("nextResendAt").GetString());
         app.Clock.Advance(TimeSpan.FromMinutes(2));
         var capped = await app.PutAsync(Scenarios.ResendPath(tenant, invitation.Id), tenant.OwnerToken);
         capped.AssertError(HttpStatusCode.TooManyRequests, "RateLimited");
