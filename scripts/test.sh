@@ -28,6 +28,16 @@ if [ ! -d tests/webhook-verify/node_modules ]; then
   fi
 fi
 
+# The OpenAPI document is linted with Redocly and Spectral from npm (tests/openapi-lint), pinned by its lock file. Their
+# install scripts only send usage statistics, so they are skipped.
+if [ ! -d tests/openapi-lint/node_modules ]; then
+  echo "Installing tests/openapi-lint's npm packages..." >&2
+  if ! npm ci --prefix tests/openapi-lint --no-audit --no-fund --ignore-scripts >/dev/null; then
+    echo "npm ci in tests/openapi-lint failed: the OpenAPI lint tests need @redocly/cli and @stoplight/spectral-cli (node and npm, the npm registry)" >&2
+    exit 1
+  fi
+fi
+
 results="artifacts/test-results"
 rm -rf "$results"
 

@@ -41,6 +41,18 @@ internal static class OpenApiSetup
                     + "and events store the same id. Every endpoint may also answer 500 InternalError (quote its `X-Trace-Id`) and 503 ServiceUnavailable (with `Retry-After`). "
                     + "A request to a host name not in the service's AllowedHosts is 400 ValidationError, and TRACE is 405 MethodNotAllowed.",
             };
+            document.Tags = new HashSet<OpenApiTag>
+            {
+                new() { Name = "Tenants", Description = "Tenants: create (platform admins), read, rename, and the caller's memberships." },
+                new() { Name = "Invitations", Description = "Invite by email, list, get, resend (the seed endpoint), revoke, preview the email, follow an invitation's history; bulk." },
+                new() { Name = "Imports", Description = "CSV imports of invitations: start, follow, cancel, download the per-line results." },
+                new() { Name = "Invitee", Description = "What the person holding an invitation's token may do: see it, accept it, decline it. The token is the credential." },
+                new() { Name = "Members", Description = "A tenant's members: list, change a role, remove; never the last Owner." },
+                new() { Name = "Audit", Description = "The tenant's append-only audit trail." },
+                new() { Name = "Settings", Description = "A tenant's display name, reply-to, locale, validity, allowed email domains and hourly email quota." },
+                new() { Name = "Events", Description = "The events feed: every change, in order of commit, cursor-paged." },
+                new() { Name = "Webhooks", Description = "Webhook endpoints (tenant and platform), their deliveries, and the events they are sent (Standard Webhooks signatures)." },
+            };
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes["Bearer"] = new OpenApiSecurityScheme
@@ -62,20 +74,52 @@ internal static class OpenApiSetup
                 schema.Type = JsonSchemaType.String;
                 schema.Enum = [.. Enum.GetNames(type).Select(name => (System.Text.Json.Nodes.JsonNode)name)];
             }
+            if (type == typeof(Invitations.InvitationTokenRequest) && schema.Properties?.TryGetValue("token", out var token) == true && token is OpenApiSchema tokenSchema)
+            {
+                tokenSchema.Pattern = InvitationTokenPattern;
+            }
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            if (!metadata.OfType<IAllowAnonymous>().Any())
-            {
-                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", context.Document)] = [] }];
-            }
+            var bearer = new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", context.Document)] = [] };
+            // Declared on every operation: a bearer; none (the token in the body is the credential); or either, where a bearer
+            // changes who acts (accept, decline).
+            operation.Security = !metadata.OfType<IAllowAnonymous>().Any() ? [bearer]
+                : metadata.OfType<OptionalBearer>().Any() ? [new OpenApiSecurityRequirement(), bearer]
+                : [];
             // Every body is read under the same 1 MB limit.
             if (operation.RequestBody is not null && operation.Responses is { } responses && !responses.ContainsKey("413")
                 && responses.TryGetValue("400", out var badRequest) && badRequest is OpenApiResponse { Content: { } content })
             {
                 responses["413"] = new OpenApiResponse { Content = content };
+            }
+            // A body of another content type is 415 on every operation that reads one.
+            if (operation.RequestBody is not null && operation.Responses is { } withBody && !withBody.ContainsKey("415")
+                && withBody.TryGetValue("400", out var refused) && refused is OpenApiResponse { Content: { } refusedContent })
+            {
+                withBody["415"] = new OpenApiResponse { Content = refusedContent };
+            }
+            // What the service enforces on ids and page sizes, said where generators and validators read it.
+            foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>())
+            {
+                if (parameter.Schema is not OpenApiSchema schema)
+                {
+                    continue;
+                }
+                if (parameter.Name is "id" or "tenantId" or "importId" or "deliveryId")
+                {
+                    schema.Minimum = "1";
+                }
+                else if (parameter.Name == "limit")
+                {
+                    (schema.Minimum, schema.Maximum) = ("1", Limits.MaxPageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                else if (parameter.Name == "token")
+                {
+                    schema.Pattern = InvitationTokenPattern;
+                }
             }
             foreach (var (status, response) in operation.Responses ?? [])
             {
@@ -93,6 +137,12 @@ internal static class OpenApiSetup
             return Task.CompletedTask;
         });
     });
+
+    // An invitation token: 256 random bits in base64url, 43 characters.
+    public const string InvitationTokenPattern = "^[A-Za-z0-9_-]{43}$";
+
+    // An anonymous endpoint that also reads a bearer token when one is sent.
+    public sealed class OptionalBearer;
 
     public static TBuilder ProducesFailures<TBuilder>(this TBuilder builder, params int[] statusCodes) where TBuilder : IEndpointConventionBuilder
     {

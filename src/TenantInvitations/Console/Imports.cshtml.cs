@@ -80,7 +80,7 @@ public sealed class ImportsModel : ConsolePage
 
     private async Task LoadAsync()
     {
-        var result = await ImportsApi.ListImports(After, null, HttpContext, Service<AppDbContext>(), HttpContext.RequestAborted);
+        var result = await ImportsApi.ListImports(TenantId, After, null, HttpContext, Service<AppDbContext>(), HttpContext.RequestAborted);
         Rows = Answer<ImportModel[]>(result.Result) ?? [];
         Next = TakeNextCursor();
     }
@@ -98,7 +98,7 @@ public sealed class ImportResultsModel : ConsolePage
         {
             return Page();
         }
-        var result = await ImportsApi.GetResults(ImportId, Service<AppDbContext>(), Service<IOptions<ImportOptions>>(), HttpContext.RequestAborted);
+        var result = await ImportsApi.GetResults(TenantId, ImportId, Service<AppDbContext>(), Service<IOptions<ImportOptions>>(), HttpContext.RequestAborted);
         if (result.Result is Api.Failure missing)
         {
             Refuse(missing);

@@ -44,6 +44,8 @@ internal static class EventsOpenApi
                         Summary = type.Description,
                         Description = Delivery,
                         Tags = new HashSet<OpenApiTagReference> { new("Webhooks", document) },
+                        // The service calls the receiver; what proves it is the signature header, not an HTTP scheme.
+                        Security = [],
                         Parameters =
                         [
                             Header("webhook-id", "The event's `id` as a string: the same on every retry of it, to every endpoint."),

@@ -141,7 +141,7 @@ internal static class ImportsApi
     }
 
     internal static async Task<Results<Ok<Envelope<ImportModel[]>>, Failure>> ListImports(
-        string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
+        long tenantId, string? after, int? limit, HttpContext http, AppDbContext db, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
         var page = Page.Parse(limit, after, problems);
@@ -158,7 +158,8 @@ internal static class ImportsApi
         return ApiResults.Ok(page.Finish(http, rows, i => new Cursor(i.CreatedAt, i.Id)).Select(i => i.ToModel()).ToArray());
     }
 
-    internal static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> GetImport(long importId, AppDbContext db, CancellationToken cancellationToken) =>
+    internal static async Task<Results<Ok<Envelope<ImportModel>>, Failure>> GetImport(long tenantId, long importId, AppDbContext db,
+        CancellationToken cancellationToken) =>
         await db.InvitationImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == importId, cancellationToken) is { } import
             ? ApiResults.Ok(import.ToModel())
             : Failure.NotFound("The import");
@@ -199,7 +200,7 @@ internal static class ImportsApi
         text.Clear();
     }
 
-    internal static async Task<Results<PushStreamHttpResult, Failure>> GetResults(long importId, AppDbContext db,
+    internal static async Task<Results<PushStreamHttpResult, Failure>> GetResults(long tenantId, long importId, AppDbContext db,
         IOptions<ImportOptions> options, CancellationToken cancellationToken)
     {
         if (await db.InvitationImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == importId, cancellationToken) is not { } import)

@@ -21,8 +21,9 @@ internal static class InvitationsApi
             .WithSummary("Lists invitations, newest first")
             .WithDescription("Filters by status (Expired means Pending past its expiry) and by exact email. The next page is linked in a `Link: <…>; rel=\"next\"` header; `after` is that opaque cursor.");
         invitations.MapGet("/{id}", GetInvitation).WithName("GetInvitation").ProducesFailures(404).WithMetadata(new RoleReadByHandler())
-            .WithSummary("Gets one invitation");
-        invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409).WithMetadata(new RoleReadByHandler())
+            .WithSummary("Gets one invitation")
+            .WithDescription("Its status (Expired is a Pending invitation past `expiresAt`), sends, `nextResendAt` and the delivery of its latest email. Never its token or link. An id of another tenant is 404.");
+        invitations.MapPost("", CreateInvitation).WithName("CreateInvitation").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
             .WithSummary("Invites someone by email")
             .WithDescription("Queues the invitation email. Only an Owner (or a platform admin) may invite an Owner. Unknown and server-owned fields in the body are ignored. 409 AlreadyInvited gives the pending invitation's id in `info`; 409 AlreadyMember means the address already belongs to a member. 429 RateLimited when the tenant has used its hourly email quota.");
         invitations.MapPut("/resend", ResendInvitation.Handle).WithName("ResendInvitation").ProducesFailures(404, 409, 429).WithMetadata(new RoleReadByHandler())
@@ -30,7 +31,8 @@ internal static class InvitationsApi
             .WithDescription(ResendInvitation.Description);
         invitations.MapBulkInvitations();
         invitations.MapPut("/revoke", RevokeInvitation).WithName("RevokeInvitation").ProducesFailures(404, 409)
-            .WithSummary("Revokes a pending invitation; its link stops working");
+            .WithSummary("Revokes a pending invitation; its link stops working")
+            .WithDescription("A pending (or expired) invitation only: any other status is 409 InvitationNotPending with the status in `info`. The answer is the invitation after it, as a one-item array like create and resend.");
 
         // The seed's own example calls this path; it is the same handler behind the same checks.
         app.MapTenantAdminGroup("/api/tenant/{tenantId}").WithTags("Invitations")

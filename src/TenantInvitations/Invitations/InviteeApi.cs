@@ -17,10 +17,10 @@ internal static class InviteeApi
         invitee.MapGet("", PreviewInvitation).WithName("PreviewInvitation")
             .WithSummary("Shows an invitation to the person holding its token")
             .WithDescription("Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. " + RateLimitNote);
-        invitee.MapPost("/accept", AcceptInvitation).WithName("AcceptInvitation").ProducesFailures(401, 403)
+        invitee.MapPost("/accept", AcceptInvitation).WithName("AcceptInvitation").ProducesFailures(401, 403).WithMetadata(new OpenApiSetup.OptionalBearer())
             .WithSummary("Accepts an invitation and returns the new membership")
             .WithDescription("With a bearer token the member is the caller, whose email claim must match the invitation (else 403 EmailMismatch). Without one, the member is the user with the invited email, created if new, unless Invitations:RequireSignedInAccept is true. Expired or superseded tokens answer 410; accepted, declined or revoked invitations 409 InvitationNotPending. Of many racing accepts exactly one wins. " + RateLimitNote);
-        invitee.MapPost("/decline", DeclineInvitation).WithName("DeclineInvitation")
+        invitee.MapPost("/decline", DeclineInvitation).WithName("DeclineInvitation").WithMetadata(new OpenApiSetup.OptionalBearer())
             .WithSummary("Declines an invitation")
             .WithDescription(RateLimitNote);
     }

@@ -27,7 +27,8 @@ internal static partial class SettingsApi
     {
         var settings = app.MapTenantAdminGroup("/tenant/{tenantId}/admin/settings").WithTags("Settings");
         settings.MapGet("", GetSettings).WithName("GetTenantSettings").ProducesFailures(404)
-            .WithSummary("Gets the tenant's settings");
+            .WithSummary("Gets the tenant's settings")
+            .WithDescription("The values in force: a setting the tenant has not set shows the service's default (validity and email quota).");
         settings.MapPut("", PutSettings).WithName("PutTenantSettings").ProducesFailures(404, 403)
             .WithSummary("Replaces the tenant's settings")
             .WithDescription("A full replacement: a field left out returns to its default (no display name or reply-to, locale `en`, the service's default validity and email quota, no domain restriction). With `allowedEmailDomains` set, invitations to other domains are refused with 400. `emailsPerHour` caps the tenant's invitation emails in any hour; past it, create and resend answer 429 RateLimited with `Retry-After`. Owners and Admins may lower it or keep it; raising it above the service's default (`Invitations:EmailsPerHour`) takes a platform admin (403 otherwise). A quota change is recorded in the audit event's details.");

@@ -38,10 +38,12 @@ internal static class TenantsApi
             .WithDescription("Sets `name`, 1 to 200 characters without control characters; an Admin gets 403. Audited as `tenant.renamed`, and a `tenant.settings_changed` event carries the settings after, since `name` is one of them.");
         app.MapGet("/tenant/{tenantId}", GetTenant).WithName("GetTenant").WithTags("Tenants")
             .RequireTenantRole(managersOnly: false).ProducesFailures(404)
-            .WithSummary("Gets a tenant (its members and platform admins)");
+            .WithSummary("Gets a tenant (its members and platform admins)")
+            .WithDescription("Any member may read it, Members too; others get 403. `name` is the tenant's name; its display name is a setting.");
         app.MapGet("/me/tenants", MyTenants).WithName("ListMyTenants").WithTags("Tenants")
             .RequireAuthorization().ProducesFailures(401)
-            .WithSummary("Lists the caller's memberships");
+            .WithSummary("Lists the caller's memberships")
+            .WithDescription("Every tenant the caller belongs to, by the token's `sub`, or by its verified email for a membership made by accepting a link without signing in (which links it to the `sub` from then on). Oldest first, not paged.");
     }
 
     internal static async Task<Results<Created<Envelope<TenantModel>>, Failure>> CreateTenant(

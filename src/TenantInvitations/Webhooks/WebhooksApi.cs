@@ -20,15 +20,18 @@ internal static class WebhooksApi
                 CancellationToken cancellationToken) => CreateAsync(tenantId, request, caller, db, registration, cancellationToken))
             .WithName("CreateTenantWebhook").WithSummary("Registers a webhook endpoint for the tenant's events").WithDescription(CreateDescription);
         tenant.MapGet("", (long tenantId, AppDbContext db, CancellationToken cancellationToken) => ListAsync(tenantId, db, cancellationToken))
-            .WithName("ListTenantWebhooks").WithSummary("Lists the tenant's webhook endpoints, oldest first (never their secrets)");
+            .WithName("ListTenantWebhooks").WithSummary("Lists the tenant's webhook endpoints, oldest first (never their secrets)")
+            .WithDescription("The endpoints with their subscribed `types` (null: every type), whether each is enabled, and why one was disabled.");
         tenant.MapGet("/{id}", (long tenantId, long id, AppDbContext db, CancellationToken cancellationToken) => GetAsync(tenantId, id, db, cancellationToken))
-            .WithName("GetTenantWebhook").WithSummary("Gets one webhook endpoint (never its secret)");
+            .WithName("GetTenantWebhook").WithSummary("Gets one webhook endpoint (never its secret)")
+            .WithDescription("The secret is shown only when it is made (register, rotate-secret); an id of another tenant is 404.");
         tenant.MapPut("/{id}", (long tenantId, long id, UpdateWebhookRequest request, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => UpdateAsync(tenantId, id, request, caller, db, registration, cancellationToken))
             .WithName("UpdateTenantWebhook").WithSummary("Changes a webhook endpoint").WithDescription(UpdateDescription);
         tenant.MapDelete("/{id}", (long tenantId, long id, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => DeleteAsync(tenantId, id, caller, db, registration, cancellationToken))
-            .WithName("DeleteTenantWebhook").WithSummary("Deletes a webhook endpoint; its pending deliveries are dropped");
+            .WithName("DeleteTenantWebhook").WithSummary("Deletes a webhook endpoint; its pending deliveries are dropped")
+            .WithDescription("Audited as webhook.deleted; the answer is the endpoint as it was.");
         tenant.MapPost("/{id}/rotate-secret", (long tenantId, long id, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => RotateAsync(tenantId, id, caller, db, registration, cancellationToken))
             .WithName("RotateTenantWebhookSecret").WithSummary("Makes a new signing secret").WithDescription(RotateDescription);
@@ -41,15 +44,18 @@ internal static class WebhooksApi
             .WithName("CreatePlatformWebhook").WithSummary("Registers a platform webhook endpoint, which receives every tenant's events")
             .WithDescription(CreateDescription);
         platform.MapGet("", (AppDbContext db, CancellationToken cancellationToken) => ListAsync(null, db, cancellationToken))
-            .WithName("ListPlatformWebhooks").WithSummary("Lists the platform webhook endpoints, oldest first (never their secrets)");
+            .WithName("ListPlatformWebhooks").WithSummary("Lists the platform webhook endpoints, oldest first (never their secrets)")
+            .WithDescription("Platform endpoints get every tenant's events. Each with its subscribed `types` (null: every type), whether it is enabled, and why one was disabled.");
         platform.MapGet("/{id}", (long id, AppDbContext db, CancellationToken cancellationToken) => GetAsync(null, id, db, cancellationToken))
-            .WithName("GetPlatformWebhook").WithSummary("Gets one platform webhook endpoint (never its secret)");
+            .WithName("GetPlatformWebhook").WithSummary("Gets one platform webhook endpoint (never its secret)")
+            .WithDescription("The secret is shown only when it is made (register, rotate-secret).");
         platform.MapPut("/{id}", (long id, UpdateWebhookRequest request, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => UpdateAsync(null, id, request, caller, db, registration, cancellationToken))
             .WithName("UpdatePlatformWebhook").WithSummary("Changes a platform webhook endpoint").WithDescription(UpdateDescription);
         platform.MapDelete("/{id}", (long id, Caller caller, AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken) =>
                 DeleteAsync(null, id, caller, db, registration, cancellationToken))
-            .WithName("DeletePlatformWebhook").WithSummary("Deletes a platform webhook endpoint; its pending deliveries are dropped");
+            .WithName("DeletePlatformWebhook").WithSummary("Deletes a platform webhook endpoint; its pending deliveries are dropped")
+            .WithDescription("Audited as webhook.deleted; the answer is the endpoint as it was.");
         platform.MapPost("/{id}/rotate-secret", (long id, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => RotateAsync(null, id, caller, db, registration, cancellationToken))
             .WithName("RotatePlatformWebhookSecret").WithSummary("Makes a new signing secret").WithDescription(RotateDescription);

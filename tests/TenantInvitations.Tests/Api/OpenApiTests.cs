@@ -300,6 +300,54 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
         return operation;
     }
 
+    [Fact]
+    public async Task Security_statuses_and_constraints_are_declared_where_the_service_enforces_them()
+    {
+        var document = await DocumentAsync();
+        var paths = document.GetProperty("paths");
+        static string Security(JsonElement operation) => string.Concat(operation.GetProperty("security").GetRawText().Where(c => !char.IsWhiteSpace(c)));
+
+        // The invitee's token is the credential; accept and decline also read a bearer when one is sent.
+        Assert.Equal("[]", Security(Operation(document, "/invitation", "get")));
+        Assert.Equal("[{},{\"Bearer\":[]}]", Security(Operation(document, "/invitation/accept", "post")));
+        Assert.Equal("[{},{\"Bearer\":[]}]", Security(Operation(document, "/invitation/decline", "post")));
+        Assert.Equal("[{\"Bearer\":[]}]", Security(Operation(document, ResendPath, "put")));
+        Assert.True(Operation(document, "/tenant/{tenantId}/admin/user/invitation", "post").GetProperty("responses").TryGetProperty("429", out _));
+        foreach (var path in paths.EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject().Where(o => o.Value.TryGetProperty("requestBody", out _)))
+            {
+                Assert.True(operation.Value.GetProperty("responses").TryGetProperty("415", out _), $"{operation.Name} {path.Name} lacks 415");
+            }
+            foreach (var parameter in path.Value.EnumerateObject().SelectMany(o => o.Value.TryGetProperty("parameters", out var ps) ? ps.EnumerateArray() : []))
+            {
+                var (name, schema) = (parameter.GetProperty("name").GetString(), parameter.GetProperty("schema"));
+                if (name is "id" or "tenantId" or "importId" or "deliveryId")
+                {
+                    Assert.Equal(1, schema.GetProperty("minimum").GetInt64());
+                }
+                else if (name == "limit")
+                {
+                    Assert.Equal((1, 100), (schema.GetProperty("minimum").GetInt32(), schema.GetProperty("maximum").GetInt32()));
+                }
+                else if (name == "token")
+                {
+                    Assert.Equal("^[A-Za-z0-9_-]{43}$", schema.GetProperty("pattern").GetString());
+                }
+            }
+            // Every {placeholder} of a path is a declared path parameter of each of its operations.
+            foreach (var placeholder in System.Text.RegularExpressions.Regex.Matches(path.Name, "{(\\w+)}").Select(m => m.Groups[1].Value))
+            {
+                Assert.All(path.Value.EnumerateObject(), o => Assert.Contains(o.Value.GetProperty("parameters").EnumerateArray(),
+                    p => p.GetProperty("name").GetString() == placeholder && p.GetProperty("in").GetString() == "path"));
+            }
+        }
+        var tokenBody = Resolve(document, Operation(document, "/invitation/accept", "post").GetProperty("requestBody").GetProperty("content")
+            .GetProperty("application/json").GetProperty("schema"));
+        Assert.Equal("^[A-Za-z0-9_-]{43}$", tokenBody.GetProperty("properties").GetProperty("token").GetProperty("pattern").GetString());
+        Assert.All(document.GetProperty("tags").EnumerateArray(), t => Assert.False(string.IsNullOrWhiteSpace(t.GetProperty("description").GetString())));
+    }
+
     private static void AssertInt64Parameter(JsonElement operation, string name, string location)
     {
         var parameter = Assert.Single(operation.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == name);
