@@ -50,3 +50,6 @@ internal static class Envelope
 {
     public static Envelope<T> Of<T>(T value) => new() { IsSuccess = true, Value = value };
 }
+
+// A request body type: the OpenAPI document requires its [Required] fields only (OpenApiSetup).
+internal interface IRequestBody;

@@ -19,6 +19,7 @@ internal static class OpenApiSetup
         ["415"] = "UnsupportedMediaType: the body's content type is not one this operation reads.",
         ["422"] = "IdempotencyKeyReused: this `Idempotency-Key` was used within 24 hours with a different body.",
         ["429"] = "RateLimited: a cooldown or quota was hit; the `Retry-After` header gives the seconds to wait.",
+        ["503"] = "ServiceUnavailable: the database can't be reached; try again after `Retry-After` seconds. Nothing was changed.",
     };
 
     public static void AddInvitationOpenApi(this IServiceCollection services) => services.AddOpenApi(options =>
@@ -64,6 +65,33 @@ internal static class OpenApiSetup
             };
             return Task.CompletedTask;
         });
+        // A nullable reference becomes `oneOf: [null, $ref]` only once schemas are made components, so after that: a field a
+        // request requires, and a success's value, are never null.
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            foreach (var (name, component) in document.Components?.Schemas ?? new Dictionary<string, IOpenApiSchema>())
+            {
+                if (component is not OpenApiSchema { Properties: { } properties, Required: { } required })
+                {
+                    continue;
+                }
+                IEnumerable<string> notNull = name.StartsWith("EnvelopeOf", StringComparison.Ordinal) ? ["value"]
+                    : RequestBodyNames.Contains(name) ? required : [];
+                foreach (var field in notNull.Where(properties.ContainsKey).ToList())
+                {
+                    switch (properties[field])
+                    {
+                        case OpenApiSchema { Type: { } types } typed:
+                            typed.Type = types & ~JsonSchemaType.Null;
+                            break;
+                        case OpenApiSchema { OneOf: { Count: 2 } choices } when NotNull(choices) is { } other:
+                            properties[field] = other;
+                            break;
+                    }
+                }
+            }
+            return Task.CompletedTask;
+        });
         options.AddEventWebhooks();
         // Enums are written and read as their names (see StrictEnumConverterFactory); say so in the schema.
         options.AddSchemaTransformer((schema, context, _) =>
@@ -77,6 +105,18 @@ internal static class OpenApiSetup
             if (type == typeof(Invitations.InvitationTokenRequest) && schema.Properties?.TryGetValue("token", out var token) == true && token is OpenApiSchema tokenSchema)
             {
                 tokenSchema.Pattern = InvitationTokenPattern;
+            }
+            if (type.IsAssignableTo(typeof(IRequestBody)))
+            {
+                RequireWhatTheServiceRequires(schema, type);
+            }
+            else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Envelope<>))
+            {
+                DescribeEnvelope(schema, success: true);
+            }
+            else if (type == typeof(ErrorEnvelope))
+            {
+                DescribeEnvelope(schema, success: false);
             }
             return Task.CompletedTask;
         });
@@ -121,11 +161,43 @@ internal static class OpenApiSetup
                     schema.Pattern = InvitationTokenPattern;
                 }
             }
+            // Any endpoint may find the database unavailable: 503 with Retry-After, the same envelope as its other failures.
+            if (operation.Responses is { } all && !all.ContainsKey("503")
+                && all.Values.OfType<OpenApiResponse>().FirstOrDefault(r => r.Content?.TryGetValue("application/json", out var failure) == true
+                    && failure.Schema is OpenApiSchemaReference { Reference.Id: nameof(ErrorEnvelope) }) is { Content: { } failureContent })
+            {
+                all["503"] = new OpenApiResponse { Content = failureContent };
+            }
+            var paged = operation.Parameters?.Any(p => p.Name == "after") == true;
             foreach (var (status, response) in operation.Responses ?? [])
             {
-                if (ErrorDescriptions.TryGetValue(status, out var description) && response is OpenApiResponse concrete)
+                if (response is not OpenApiResponse concrete)
+                {
+                    continue;
+                }
+                if (ErrorDescriptions.TryGetValue(status, out var description))
                 {
                     concrete.Description = description;
+                }
+                // The headers these answers carry, for clients and validating proxies.
+                var header = status switch
+                {
+                    "429" or "503" => ("Retry-After", "Seconds to wait before trying again.", JsonSchemaType.Integer, true),
+                    "201" => ("Location", "The path of what was created.", JsonSchemaType.String, true),
+                    "202" => ("Location", "The path to follow what was started.", JsonSchemaType.String, false),
+                    "401" => ("WWW-Authenticate", "`Bearer`, or `Bearer error=\"invalid_token\"` when a token was sent.", JsonSchemaType.String, true),
+                    "200" when paged => ("Link", "`<path and query of the next page>; rel=\"next\"` when there is one; relative to the service.", JsonSchemaType.String, false),
+                    _ => default,
+                };
+                if (header.Item1 is { } name)
+                {
+                    concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                    concrete.Headers[name] = new OpenApiHeader
+                    {
+                        Description = header.Item2,
+                        Required = header.Item4,
+                        Schema = new OpenApiSchema { Type = header.Item3, Minimum = header.Item3 == JsonSchemaType.Integer ? "1" : null },
+                    };
                 }
             }
             // An operation with a larger limit of its own (an import's file) says so.
@@ -137,6 +209,44 @@ internal static class OpenApiSetup
             return Task.CompletedTask;
         });
     });
+
+    // A request body requires the fields marked [Required] (what the service refuses without), and those are not nullable;
+    // every other field may be left out (and null means the same).
+    private static void RequireWhatTheServiceRequires(OpenApiSchema schema, Type type)
+    {
+        var required = type.GetProperties().Where(p => p.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true).Length > 0)
+            .Select(p => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(p.Name)).ToHashSet();
+        schema.Required = required;
+    }
+
+    // Success and failure are told apart by type: a success has isSuccess true and a value, a failure isSuccess false, an error
+    // and no value; every field is always there.
+    private static void DescribeEnvelope(OpenApiSchema schema, bool success)
+    {
+        schema.Required = new HashSet<string> { "isSuccess", "isFailure", "error", "value" };
+        if (schema.Properties is not { } properties)
+        {
+            return;
+        }
+        // A one-value enum: Microsoft.OpenApi 2.13 writes `const` only as a string, which a boolean never equals.
+        properties["isSuccess"] = new OpenApiSchema { Type = JsonSchemaType.Boolean, Enum = [System.Text.Json.Nodes.JsonValue.Create(success)] };
+        properties["isFailure"] = new OpenApiSchema { Type = JsonSchemaType.Boolean, Enum = [System.Text.Json.Nodes.JsonValue.Create(!success)] };
+        if (success)
+        {
+            properties["error"] = new OpenApiSchema { Type = JsonSchemaType.Null };
+        }
+        else
+        {
+            properties["value"] = new OpenApiSchema { Type = JsonSchemaType.Null };
+        }
+    }
+
+    private static readonly HashSet<string> RequestBodyNames =
+        [.. typeof(IRequestBody).Assembly.GetTypes().Where(t => t.IsAssignableTo(typeof(IRequestBody)) && !t.IsInterface).Select(t => t.Name)];
+
+    // Of a nullable field's two choices (null, or its type), its type.
+    private static IOpenApiSchema? NotNull(IList<IOpenApiSchema> choices) =>
+        choices.Count(c => c is OpenApiSchema { Type: JsonSchemaType.Null }) == 1 ? choices.Single(c => c is not OpenApiSchema { Type: JsonSchemaType.Null }) : null;
 
     // An invitation token: 256 random bits in base64url, 43 characters.
     public const string InvitationTokenPattern = "^[A-Za-z0-9_-]{43}$";

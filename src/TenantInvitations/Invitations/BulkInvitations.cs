@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -88,15 +89,15 @@ internal static class BulkInvitations
 }
 
 internal sealed record BulkInvitationRequest(
-    [property: Description("1 to 1,000 invitations, each decided on its own.")] IReadOnlyList<BulkInvitationRow?>? Invitations) : IIdempotentBody;
+    [property: Required, Description("1 to 1,000 invitations, each decided on its own.")] IReadOnlyList<BulkInvitationRow?>? Invitations) : IIdempotentBody, IRequestBody;
 
 // One row of a bulk request: a create's fields, with the role as text so that a role that is no role fails only its row.
 internal sealed record BulkInvitationRow(
-    [property: Description("The address to invite (required).")] string? Email,
-    [property: Description("Owner, Admin or Member (default Member); any other value makes the row Invalid.")] string? Role,
-    [property: Description("1 to 30; the tenant's validity by default.")] int? ExpiresInDays,
-    [property: Description("At most 500 characters, sent as text.")] string? Message,
-    [property: Description("A language tag such as en, de or pt-BR; the tenant's by default.")] string? Locale);
+    [property: Required, Description("The address to invite; a row without one is Invalid.")] string? Email,
+    [property: Description("Owner, Admin or Member (default Member); any other value makes the row Invalid.")] string? Role = null,
+    [property: Description("1 to 30; the tenant's validity by default.")] int? ExpiresInDays = null,
+    [property: Description("At most 500 characters, sent as text.")] string? Message = null,
+    [property: Description("A language tag such as en, de or pt-BR; the tenant's by default.")] string? Locale = null) : IRequestBody;
 
 // One row's result: its position in the request, the address sent, what became of it, the invitation (Created and
 // AlreadyInvited) and the error a single create would have answered (every status but Created).

@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using TenantInvitations.Api;
 using TenantInvitations.Email;
 using TenantInvitations.Members;
 
@@ -16,11 +18,12 @@ internal sealed record UserInvitationModel(
 // The latest email of an invitation: Queued, Sending (being sent, or retrying after a temporary failure), Sent or Failed.
 internal sealed record DeliveryModel(DeliveryStatus Status, int Attempts, DateTime? LastAttemptAt, string? LastError);
 
-internal sealed record CreateInvitationRequest(string? Email, MemberRole? Role, int? ExpiresInDays, string? Message, string? Locale);
+internal sealed record CreateInvitationRequest(
+    [property: Required] string? Email, MemberRole? Role = null, int? ExpiresInDays = null, string? Message = null, string? Locale = null) : IRequestBody;
 
 internal sealed record InvitationPreviewModel(string TenantName, MemberRole Role, string Email, InvitationStatus Status, DateTime ExpiresAt, string InvitedBy);
 
-internal sealed record InvitationTokenRequest(string? Token);
+internal sealed record InvitationTokenRequest([property: Required] string? Token) : IRequestBody;
 
 internal sealed record AcceptedInvitationModel(long TenantId, long UserId, MemberRole Role);
 

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using TenantInvitations.Api;
@@ -16,7 +17,7 @@ internal sealed record AddedMemberModel(long UserId, string Email, string? Displ
 // The member.role_changed event's data: the member after the change, and the role before it.
 internal sealed record RoleChangedMemberModel(long UserId, string Email, string? DisplayName, MemberRole Role, DateTime JoinedAt, MemberRole PreviousRole);
 
-internal sealed record ChangeRoleRequest(MemberRole? Role);
+internal sealed record ChangeRoleRequest([property: Required] MemberRole? Role) : IRequestBody;
 
 internal static class MembersApi
 {

@@ -15,9 +15,10 @@ internal sealed record TenantSettingsModel(
     string Name, string? DisplayName, string? ReplyTo, string DefaultLocale, int InvitationValidityDays, string[] AllowedEmailDomains,
     int EmailsPerHour);
 
+// Every field may be left out: it then returns to its default.
 internal sealed record TenantSettingsRequest(
-    string? DisplayName, string? ReplyTo, string? DefaultLocale, int? InvitationValidityDays, string[]? AllowedEmailDomains,
-    int? EmailsPerHour);
+    string? DisplayName = null, string? ReplyTo = null, string? DefaultLocale = null, int? InvitationValidityDays = null,
+    string[]? AllowedEmailDomains = null, int? EmailsPerHour = null) : IRequestBody;
 
 internal static partial class SettingsApi
 {

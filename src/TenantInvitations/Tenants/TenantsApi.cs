@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -14,9 +15,9 @@ namespace TenantInvitations.Tenants;
 
 internal sealed record TenantModel(long Id, string Name, DateTime CreatedAt);
 
-internal sealed record CreateTenantRequest(string? Name, string? OwnerEmail);
+internal sealed record CreateTenantRequest([property: Required] string? Name, [property: Required] string? OwnerEmail) : IRequestBody;
 
-internal sealed record RenameTenantRequest(string? Name);
+internal sealed record RenameTenantRequest([property: Required] string? Name) : IRequestBody;
 
 internal sealed record MyTenantModel(long TenantId, string TenantName, MemberRole Role, DateTime JoinedAt);
 

@@ -1,4 +1,6 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
+using TenantInvitations.Api;
 
 namespace TenantInvitations.Webhooks;
 
@@ -18,10 +20,10 @@ internal sealed record WebhookDeliveryModel(
     long Id, long EventId, string EventType, WebhookDeliveryStatus Status, int Attempts, DateTime? LastAttemptAt, DateTime? NextAttemptAt,
     int? ResponseStatus, string? Error, int? DurationMs, string? ResponseBody, string? TraceId, DateTime CreatedAt);
 
-internal sealed record CreateWebhookRequest(string? Url, string[]? Types, string? Description);
+internal sealed record CreateWebhookRequest([property: Required] string? Url, string[]? Types = null, string? Description = null) : IRequestBody;
 
 // A field left out stays as it is; `description: null` clears the description and `types: null` subscribes to every type.
-internal sealed class UpdateWebhookRequest
+internal sealed class UpdateWebhookRequest : IRequestBody
 {
     private string[]? types;
     private string? description;

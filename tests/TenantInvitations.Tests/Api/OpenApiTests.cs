@@ -348,6 +348,44 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
         Assert.All(document.GetProperty("tags").EnumerateArray(), t => Assert.False(string.IsNullOrWhiteSpace(t.GetProperty("description").GetString())));
     }
 
+    [Fact]
+    public async Task Bodies_require_what_the_service_requires_and_envelopes_tell_success_from_failure_by_type()
+    {
+        var document = await DocumentAsync();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        string[] Required(string name) => schemas.GetProperty(name).TryGetProperty("required", out var r) ? [.. r.EnumerateArray().Select(x => x.GetString()!).Order()] : [];
+
+        Assert.Equal(["email"], Required("CreateInvitationRequest"));
+        Assert.Equal(["string"], Types(schemas.GetProperty("CreateInvitationRequest").GetProperty("properties").GetProperty("email")));
+        Assert.Empty(Required("TenantSettingsRequest")); // a field left out returns to its default
+        Assert.Equal(["name", "ownerEmail"], Required("CreateTenantRequest"));
+        Assert.Equal(["name"], Required("RenameTenantRequest"));
+        Assert.Equal(["role"], Required("ChangeRoleRequest"));
+        Assert.Equal("#/components/schemas/MemberRole", schemas.GetProperty("ChangeRoleRequest").GetProperty("properties").GetProperty("role").GetProperty("$ref").GetString());
+        Assert.Equal(["token"], Required("InvitationTokenRequest"));
+        Assert.Equal(["url"], Required("CreateWebhookRequest"));
+        Assert.Equal(["invitations"], Required("BulkInvitationRequest"));
+        Assert.Equal(["email"], Required("BulkInvitationRow"));
+
+        var success = schemas.GetProperty("EnvelopeOfTenantModel");
+        Assert.Equal(["error", "isFailure", "isSuccess", "value"], Required("EnvelopeOfTenantModel"));
+        Assert.True(Assert.Single(success.GetProperty("properties").GetProperty("isSuccess").GetProperty("enum").EnumerateArray()).GetBoolean());
+        Assert.Equal(["null"], Types(success.GetProperty("properties").GetProperty("error")));
+        Assert.Equal("#/components/schemas/TenantModel", success.GetProperty("properties").GetProperty("value").GetProperty("$ref").GetString());
+        var failure = schemas.GetProperty("ErrorEnvelope");
+        Assert.Equal(["error", "isFailure", "isSuccess", "value"], Required("ErrorEnvelope"));
+        Assert.False(Assert.Single(failure.GetProperty("properties").GetProperty("isSuccess").GetProperty("enum").EnumerateArray()).GetBoolean());
+        Assert.Equal(["null"], Types(failure.GetProperty("properties").GetProperty("value")));
+
+        var create = Operation(document, "/tenant/{tenantId}/admin/user/invitation", "post").GetProperty("responses");
+        Assert.True(create.GetProperty("201").GetProperty("headers").GetProperty("Location").GetProperty("required").GetBoolean());
+        Assert.True(create.GetProperty("429").GetProperty("headers").GetProperty("Retry-After").GetProperty("required").GetBoolean());
+        Assert.True(create.GetProperty("503").GetProperty("headers").GetProperty("Retry-After").GetProperty("required").GetBoolean());
+        Assert.True(create.GetProperty("401").GetProperty("headers").GetProperty("WWW-Authenticate").GetProperty("required").GetBoolean());
+        Assert.True(Operation(document, "/tenant/{tenantId}/admin/user/invitation", "get").GetProperty("responses").GetProperty("200").GetProperty("headers")
+            .TryGetProperty("Link", out _));
+    }
+
     private static void AssertInt64Parameter(JsonElement operation, string name, string location)
     {
         var parameter = Assert.Single(operation.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == name);
