@@ -71,13 +71,13 @@ internal static class TenantAdmin
     {
         var role = await FindRoleAsync(db, caller, http.RequestServices, cancellationToken);
         var tenantExists = role is not null || await db.Tenants.AnyAsync(t => t.Id == db.TenantId, cancellationToken);
+        var withRole = caller with { Role = role };
         if (Refusal(caller, role, tenantExists, managersOnly) is { } refused)
         {
-            return (caller with { Role = role }, refused);
+            return (withRole, refused);
         }
-        var admitted = caller with { Role = role };
-        http.Features.Set(admitted);
-        return (admitted, null);
+        http.Features.Set(withRole);
+        return (withRole, null);
     }
 
     // Rule 2 and the tenant's existence, in that order: a caller who is not Owner or Admin (or, where members may, not a

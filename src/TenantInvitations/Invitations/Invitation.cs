@@ -99,11 +99,11 @@ internal sealed class Invitation
             return null;
         }
         var at = LastSentAt + cooldown;
-        // The list's times come back from SQLite without their kind; they are UTC, as every time here is.
-        var sends = RecentSends.Select(t => DateTime.SpecifyKind(t, DateTimeKind.Utc)).Order().ToList();
-        if (sends.Count >= maxSendsPerDay && sends[^maxSendsPerDay] + Day > at)
+        // RecentSends is kept oldest first (Create, Resend), so no copy or sort per model. Its times come back from SQLite
+        // without their kind; they are UTC, as every time here is.
+        if (RecentSends.Count >= maxSendsPerDay && DateTime.SpecifyKind(RecentSends[^maxSendsPerDay], DateTimeKind.Utc) + Day is var freesAt && freesAt > at)
         {
-            at = sends[^maxSendsPerDay] + Day;
+            at = freesAt;
         }
         return at;
     }
