@@ -740,7 +740,7 @@ export interface paths {
         };
         /**
          * Shows an invitation to the person holding its token
-         * @description Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
+         * @description Changes nothing, and answers any invitation it finds, whatever its status (accepted, declined, revoked or expired: `status` says which). The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
          */
         get: operations["PreviewInvitation"];
         put?: never;
@@ -5011,15 +5011,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too). */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
             /** @description ServiceUnavailable: the database can't be reached; try again after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
@@ -5079,15 +5070,6 @@ export interface operations {
             };
             /** @description Forbidden: the caller may not do this in this tenant (EmailMismatch on accept: the invitation is for another email). */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5912,15 +5894,6 @@ export interface operations {
             };
             /** @description NotFound: no such invitation, member or tenant inside the tenant in the path (another tenant's id is NotFound too). */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description InvitationNotPending (`info` names the status), AlreadyInvited (`info` gives the pending id), AlreadyMember or LastOwner; IdempotencyKeyInUse while a request with the same `Idempotency-Key` still runs (with `Retry-After`). */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,14 +13,14 @@ internal static class InviteeApi
     public static void MapInvitee(this IEndpointRouteBuilder app)
     {
         var invitee = app.MapGroup("/invitation").WithTags("Invitee").AllowAnonymous()
-            .RequireRateLimiting(TokenRateLimit.Policy).ProducesFailures(400, 404, 409, 410, 429);
+            .RequireRateLimiting(TokenRateLimit.Policy).ProducesFailures(400, 404, 410, 429);
         invitee.MapGet("", PreviewInvitation).WithName("PreviewInvitation")
             .WithSummary("Shows an invitation to the person holding its token")
-            .WithDescription("Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. " + RateLimitNote);
-        invitee.MapPost("/accept", AcceptInvitation).WithName("AcceptInvitation").ProducesFailures(401, 403).WithMetadata(new OpenApiSetup.OptionalBearer())
+            .WithDescription("Changes nothing, and answers any invitation it finds, whatever its status (accepted, declined, revoked or expired: `status` says which). The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. " + RateLimitNote);
+        invitee.MapPost("/accept", AcceptInvitation).WithName("AcceptInvitation").ProducesFailures(401, 403, 409).WithMetadata(new OpenApiSetup.OptionalBearer())
             .WithSummary("Accepts an invitation and returns the new membership")
             .WithDescription("With a bearer token the member is the caller, whose email claim must match the invitation (else 403 EmailMismatch). Without one, the member is the user with the invited email, created if new, unless Invitations:RequireSignedInAccept is true. Expired or superseded tokens answer 410; accepted, declined or revoked invitations 409 InvitationNotPending. Of many racing accepts exactly one wins. " + RateLimitNote);
-        invitee.MapPost("/decline", DeclineInvitation).WithName("DeclineInvitation").WithMetadata(new OpenApiSetup.OptionalBearer())
+        invitee.MapPost("/decline", DeclineInvitation).WithName("DeclineInvitation").ProducesFailures(409).WithMetadata(new OpenApiSetup.OptionalBearer())
             .WithSummary("Declines an invitation")
             .WithDescription(RateLimitNote);
     }

@@ -35,7 +35,8 @@ internal static class WebhooksApi
         tenant.MapPost("/{id}/rotate-secret", (long tenantId, long id, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => RotateAsync(tenantId, id, caller, db, registration, cancellationToken))
             .WithName("RotateTenantWebhookSecret").WithSummary("Makes a new signing secret").WithDescription(RotateDescription);
-        Describe(tenant);
+        // An unknown tenant is 404 on every one of them; on the platform's, only an unknown id is.
+        tenant.ProducesFailures(404);
 
         var platform = app.MapGroup("/webhooks").WithTags("Webhooks").RequireAuthorization(AuthSetup.PlatformAdminPolicy)
             .RequirePositiveIds().ProducesFailures(400, 401, 403);
@@ -47,19 +48,18 @@ internal static class WebhooksApi
             .WithName("ListPlatformWebhooks").WithSummary("Lists the platform webhook endpoints, oldest first (never their secrets)")
             .WithDescription("Platform endpoints get every tenant's events. Each with its subscribed `types` (null: every type), whether it is enabled, and why one was disabled.");
         platform.MapGet("/{id}", (long id, AppDbContext db, CancellationToken cancellationToken) => GetAsync(null, id, db, cancellationToken))
-            .WithName("GetPlatformWebhook").WithSummary("Gets one platform webhook endpoint (never its secret)")
+            .WithName("GetPlatformWebhook").ProducesFailures(404).WithSummary("Gets one platform webhook endpoint (never its secret)")
             .WithDescription("The secret is shown only when it is made (register, rotate-secret).");
         platform.MapPut("/{id}", (long id, UpdateWebhookRequest request, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => UpdateAsync(null, id, request, caller, db, registration, cancellationToken))
-            .WithName("UpdatePlatformWebhook").WithSummary("Changes a platform webhook endpoint").WithDescription(UpdateDescription);
+            .WithName("UpdatePlatformWebhook").ProducesFailures(404).WithSummary("Changes a platform webhook endpoint").WithDescription(UpdateDescription);
         platform.MapDelete("/{id}", (long id, Caller caller, AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken) =>
                 DeleteAsync(null, id, caller, db, registration, cancellationToken))
-            .WithName("DeletePlatformWebhook").WithSummary("Deletes a platform webhook endpoint; its pending deliveries are dropped")
+            .WithName("DeletePlatformWebhook").ProducesFailures(404).WithSummary("Deletes a platform webhook endpoint; its pending deliveries are dropped")
             .WithDescription("Audited as webhook.deleted; the answer is the endpoint as it was.");
         platform.MapPost("/{id}/rotate-secret", (long id, Caller caller, AppDbContext db, WebhookRegistration registration,
                 CancellationToken cancellationToken) => RotateAsync(null, id, caller, db, registration, cancellationToken))
-            .WithName("RotatePlatformWebhookSecret").WithSummary("Makes a new signing secret").WithDescription(RotateDescription);
-        Describe(platform);
+            .WithName("RotatePlatformWebhookSecret").ProducesFailures(404).WithSummary("Makes a new signing secret").WithDescription(RotateDescription);
     }
 
     private const string CreateDescription = "At most 20 endpoints per tenant (and 20 platform endpoints). `url` is an absolute https URL (http too "
@@ -76,8 +76,6 @@ internal static class WebhooksApi
 
     private const string RotateDescription = "Answers `{secret}`, a new one, shown this once. For 24 hours deliveries carry two signatures, "
         + "the new secret's first and the previous secret's second, so receivers can switch without missing a delivery.";
-
-    private static void Describe(RouteGroupBuilder group) => group.ProducesFailures(404);
 
     internal static async Task<Results<Created<Envelope<CreatedWebhookModel>>, Failure>> CreateAsync(long? tenantId, CreateWebhookRequest request,
         Caller caller, AppDbContext db, WebhookRegistration registration, CancellationToken cancellationToken)

@@ -46,14 +46,13 @@ namespace TenantInvitations.Client.Generated.Invitation
         {
         }
         /// <summary>
-        /// Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
+        /// Changes nothing, and answers any invitation it finds, whatever its status (accepted, declined, revoked or expired: `status` says which). The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
         /// </summary>
         /// <returns>A <see cref="global::TenantInvitations.Client.Generated.Models.EnvelopeOfInvitationPreviewModel"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 400 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 404 status code</exception>
-        /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 409 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 410 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 429 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 503 status code</exception>
@@ -71,7 +70,6 @@ namespace TenantInvitations.Client.Generated.Invitation
             {
                 { "400", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "404", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
-                { "409", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "410", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "429", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "503", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
@@ -79,7 +77,7 @@ namespace TenantInvitations.Client.Generated.Invitation
             return await RequestAdapter.SendAsync<global::TenantInvitations.Client.Generated.Models.EnvelopeOfInvitationPreviewModel>(requestInfo, global::TenantInvitations.Client.Generated.Models.EnvelopeOfInvitationPreviewModel.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
+        /// Changes nothing, and answers any invitation it finds, whatever its status (accepted, declined, revoked or expired: `status` says which). The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -107,7 +105,7 @@ namespace TenantInvitations.Client.Generated.Invitation
             return new global::TenantInvitations.Client.Generated.Invitation.InvitationRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Changes nothing. The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
+        /// Changes nothing, and answers any invitation it finds, whatever its status (accepted, declined, revoked or expired: `status` says which). The email is masked. A token replaced by a resend answers 410 InvitationSuperseded; an unknown token 404. Against token guessing, each client address may make RateLimits:TokenRequestsPerMinute (default 100) requests a minute to these endpoints and the accept page together, whatever the token; past that the answer is 429 RateLimited with `Retry-After`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class InvitationRequestBuilderGetQueryParameters 

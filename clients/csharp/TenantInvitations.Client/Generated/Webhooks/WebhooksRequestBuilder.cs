@@ -55,7 +55,6 @@ namespace TenantInvitations.Client.Generated.Webhooks
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 400 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 401 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 403 status code</exception>
-        /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 404 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -72,7 +71,6 @@ namespace TenantInvitations.Client.Generated.Webhooks
                 { "400", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "401", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "403", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
-                { "404", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "503", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::TenantInvitations.Client.Generated.Models.EnvelopeOfWebhookModelList>(requestInfo, global::TenantInvitations.Client.Generated.Models.EnvelopeOfWebhookModelList.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
@@ -87,7 +85,6 @@ namespace TenantInvitations.Client.Generated.Webhooks
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 400 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 401 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 403 status code</exception>
-        /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 404 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 413 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 415 status code</exception>
         /// <exception cref="global::TenantInvitations.Client.Generated.Models.ErrorEnvelope">When receiving a 503 status code</exception>
@@ -107,7 +104,6 @@ namespace TenantInvitations.Client.Generated.Webhooks
                 { "400", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "401", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "403", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
-                { "404", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "413", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "415", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
                 { "503", global::TenantInvitations.Client.Generated.Models.ErrorEnvelope.CreateFromDiscriminatorValue },
