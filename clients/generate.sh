@@ -21,12 +21,17 @@ trap cleanup EXIT
 if [ "$check" -eq 1 ]; then out="$work/out"; else out="$root/clients"; fi
 mkdir -p "$out"
 
-# The service: built once, started on a free loopback port; stopped by its own PID.
-dotnet build src/TenantInvitations -nologo -v quiet -clp:NoSummary >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+# The service: built (unless SERVICE_DLL names a build already made, as the tests do), started on a free loopback port,
+# stopped by its own PID.
+dll="${SERVICE_DLL:-}"
+if [ -z "$dll" ]; then
+  dotnet build src/TenantInvitations -nologo -v quiet -clp:NoSummary >/dev/null
+  dll="$root/src/TenantInvitations/bin/Debug/net10.0/TenantInvitations.dll"
+fi
+port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 mkdir -p "$work/service"
 (cd "$work/service" && ASPNETCORE_ENVIRONMENT=Development App__PublicBaseUrl="https://invitations.example.com" \
-  exec dotnet "$root/src/TenantInvitations/bin/Debug/net10.0/TenantInvitations.dll" --urls "http://127.0.0.1:$port" \
+  exec dotnet "$dll" --urls "http://127.0.0.1:$port" \
   >"$work/service.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 300); do
@@ -37,7 +42,7 @@ done
 [ -s "$work/openapi.json" ] || { cat "$work/service.log" >&2; echo "The service did not serve /openapi/v1.json within 60 s." >&2; exit 1; }
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 # Pretty-printed with a final newline, so a change reads as a diff of lines.
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(json.dumps(d, indent=2, ensure_ascii=False)+"\n")' \
+node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], JSON.stringify(JSON.parse(fs.readFileSync(process.argv[1], "utf8")), null, 2) + "\n")' \
   "$work/openapi.json" "$out/openapi.json"
 
 # C#: Kiota, from the local tool manifest.
