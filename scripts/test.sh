@@ -38,6 +38,16 @@ if [ ! -d tests/openapi-lint/node_modules ]; then
   fi
 fi
 
+# The TypeScript client (clients/typescript) is built with its pinned TypeScript and tested with node against the service
+# (tests/TenantInvitations.Tests/Clients); its packages come from its lock file, without install scripts.
+if [ ! -d clients/typescript/node_modules ]; then
+  echo "Installing clients/typescript's npm packages..." >&2
+  if ! npm ci --prefix clients/typescript --no-audit --no-fund --ignore-scripts >/dev/null; then
+    echo "npm ci in clients/typescript failed: the TypeScript client tests need typescript, openapi-fetch and standardwebhooks (node and npm, the npm registry)" >&2
+    exit 1
+  fi
+fi
+
 results="artifacts/test-results"
 rm -rf "$results"
 
