@@ -3241,7 +3241,10 @@ export interface operations {
     BulkCreateInvitations: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same body within 24 hours answers as the first request did (marked `Idempotent-Replayed: true`) and changes nothing; with another body it is 422 IdempotencyKeyReused, and while the first is still running 409 IdempotencyKeyInUse. Scoped to the tenant and the endpoint. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 tenantId: number;
             };
@@ -3603,7 +3606,10 @@ export interface operations {
     StartInvitationImport: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same body within 24 hours answers as the first request did (marked `Idempotent-Replayed: true`) and changes nothing; with another body it is 422 IdempotencyKeyReused, and while the first is still running 409 IdempotencyKeyInUse. Scoped to the tenant and the endpoint. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 tenantId: number;
             };

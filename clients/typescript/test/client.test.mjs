@@ -337,3 +337,28 @@ test("a body that is not the envelope (a proxy's page) still becomes a TenantInv
   assert.deepEqual(error.info, []);
   assert.equal(error.retryAfter, 7);
 });
+
+test("bulk with an Idempotency-Key answers a repeat as the first time, and refuses the key with another body", async () => {
+  const { tenant } = await newTenant();
+  const key = randomUUID();
+  const emails = [`${unique("bulk-a")}@acme.test`, `${unique("bulk-b")}@acme.test`];
+  const send = (invitations) => admin.POST("/tenant/{tenantId}/admin/user/invitation/bulk", {
+    params: { path: { tenantId: tenant.id }, header: { "Idempotency-Key": key } }, body: { invitations },
+  });
+
+  const first = await send(emails.map((email) => ({ email })));
+  const rows = await call(first);
+  assert.deepEqual(rows.map((row) => [row.index, row.email, row.status, row.error]), [[0, emails[0], "Created", null], [1, emails[1], "Created", null]]);
+  const again = await send(emails.map((email) => ({ email })));
+  assert.equal(again.response.headers.get("Idempotent-Replayed"), "true");
+  assert.deepEqual(await call(again), rows);
+  for (const email of emails) {
+    await waitForEmails(email, 1); // one email each: the repeat sent nothing
+  }
+
+  const reused = await failure(send([{ email: `${unique("bulk-c")}@acme.test` }]));
+  assert.equal(reused.status, 422);
+  assert.equal(reused.code, "IdempotencyKeyReused");
+  const listed = await call(admin.GET("/tenant/{tenantId}/admin/user/invitation", { params: { path: { tenantId: tenant.id } } }));
+  assert.deepEqual(listed.map((i) => i.email).sort(), [...emails, listed.find((i) => i.role === "Owner").email].sort());
+});

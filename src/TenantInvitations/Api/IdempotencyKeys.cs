@@ -55,7 +55,11 @@ internal static class IdempotencyKeys
                 throw;
             }
         })
-        .ProducesFailures(StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+        .ProducesFailures(StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity)
+        .WithMetadata(new Accepted());
+
+    // Marks an endpoint that reads the header, so the OpenAPI document declares it (OpenApiSetup).
+    public sealed record Accepted;
 
     // 1 to 255 characters from '!' to '~' (no spaces, no control characters, nothing outside ASCII).
     public static bool IsValid(string? key) => key is { Length: > 0 and <= MaxLength } && key.All(c => c is >= '!' and <= '~');

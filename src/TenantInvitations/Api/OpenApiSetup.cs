@@ -161,6 +161,23 @@ internal static class OpenApiSetup
                     schema.Pattern = InvitationTokenPattern;
                 }
             }
+            // Bulk and import read an Idempotency-Key; a repeated request answers as the first did, marked Idempotent-Replayed.
+            if (metadata.OfType<IdempotencyKeys.Accepted>().Any())
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = IdempotencyKeys.Header,
+                    In = ParameterLocation.Header,
+                    Description = "Makes a retry safe: the same key with the same body within 24 hours answers as the first request did "
+                        + "(marked `Idempotent-Replayed: true`) and changes nothing; with another body it is 422 IdempotencyKeyReused, "
+                        + "and while the first is still running 409 IdempotencyKeyInUse. Scoped to the tenant and the endpoint.",
+                    Schema = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String, MinLength = 1, MaxLength = IdempotencyKeys.MaxLength, Pattern = "^[!-~]+$",
+                    },
+                });
+            }
             // Any endpoint may find the database unavailable: 503 with Retry-After, the same envelope as its other failures.
             if (operation.Responses is { } all && !all.ContainsKey("503")
                 && all.Values.OfType<OpenApiResponse>().FirstOrDefault(r => r.Content?.TryGetValue("application/json", out var failure) == true

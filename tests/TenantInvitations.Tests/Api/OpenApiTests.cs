@@ -386,6 +386,27 @@ public sealed class OpenApiTests(TestApp app) : IClassFixture<TestApp>
             .TryGetProperty("Link", out _));
     }
 
+    [Fact]
+    public async Task Bulk_and_import_declare_their_optional_Idempotency_Key_header_and_nothing_else_does()
+    {
+        var document = await DocumentAsync();
+        var declaring = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(o => (Key: $"{o.Name} {path.Name}", Operation: o.Value)))
+            .Where(o => o.Operation.TryGetProperty("parameters", out var ps) && ps.EnumerateArray().Any(p => p.GetProperty("name").GetString() == "Idempotency-Key"))
+            .ToList();
+
+        Assert.Equal(["post /tenant/{tenantId}/admin/user/invitation/bulk", "post /tenant/{tenantId}/admin/user/invitation/import"], declaring.Select(o => o.Key).Order());
+        foreach (var (_, operation) in declaring)
+        {
+            var header = operation.GetProperty("parameters").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "Idempotency-Key");
+            Assert.Equal("header", header.GetProperty("in").GetString());
+            Assert.False(header.TryGetProperty("required", out var required) && required.GetBoolean());
+            var schema = header.GetProperty("schema");
+            Assert.Equal((1, 255, "^[!-~]+$"), (schema.GetProperty("minLength").GetInt32(), schema.GetProperty("maxLength").GetInt32(), schema.GetProperty("pattern").GetString()));
+            Assert.True(operation.GetProperty("responses").TryGetProperty("422", out _));
+        }
+    }
+
     private static void AssertInt64Parameter(JsonElement operation, string name, string location)
     {
         var parameter = Assert.Single(operation.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == name);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace TenantInvitations.Tests;
+namespace TenantInvitations.Tests.Clients;
 
 // The committed clients are what the served document generates: clients/generate.sh --check starts this build of the service
 // (fixed App:PublicBaseUrl), takes its document, runs Kiota and openapi-typescript into a temporary folder and fails on any

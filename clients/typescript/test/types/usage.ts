@@ -61,9 +61,8 @@ export async function usage(tenantId: number): Promise<void> {
 // The README's examples: bulk with an Idempotency-Key, and verifying what Node's http server received.
 export async function readme(tenantId: number, request: IncomingMessage, body: string): Promise<void> {
   const rows = await call(client.POST("/tenant/{tenantId}/admin/user/invitation/bulk", {
-    params: { path: { tenantId } },
+    params: { path: { tenantId }, header: { "Idempotency-Key": crypto.randomUUID() } },
     body: { invitations: [{ email: "a@example.com" }, { email: "b@example.com", role: "Admin" }] },
-    headers: { "Idempotency-Key": crypto.randomUUID() },
   }));
   const status: "Created" | "AlreadyInvited" | "AlreadyMember" | "Invalid" | "Forbidden" | "RateLimited" | undefined = rows[0]?.status;
   const event = verifyWebhook(body, request.headers, "whsec_AAAA");
