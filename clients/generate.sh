@@ -53,8 +53,9 @@ dotnet kiota generate --openapi "$out/openapi.json" --language CSharp \
   --class-name InvitationsApi --namespace-name TenantInvitations.Client.Generated \
   --exclude-backward-compatible --clean-output --log-level Warning >"$work/kiota.log" 2>&1 \
   || { cat "$work/kiota.log" >&2; exit 1; }
-# kiota-lock.json records absolute paths and a machine-specific hash; the committed output leaves it out.
-rm -f "$out/csharp/TenantInvitations.Client/Generated/kiota-lock.json"
+# kiota-lock.json records absolute paths and a machine-specific hash, and .kiota.log whether this machine could check for
+# a newer Kiota: the committed output leaves both out.
+rm -f "$out/csharp/TenantInvitations.Client/Generated/kiota-lock.json" "$out/csharp/TenantInvitations.Client/Generated/.kiota.log"
 
 # TypeScript: openapi-typescript, pinned by clients/typescript's lock file.
 if [ ! -d clients/typescript/node_modules ]; then
