@@ -28,18 +28,33 @@ if [ -z "$dll" ]; then
   dotnet build src/TenantInvitations -nologo -v quiet -clp:NoSummary >/dev/null
   dll="$root/src/TenantInvitations/bin/Debug/net10.0/TenantInvitations.dll"
 fi
-port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 mkdir -p "$work/service"
+# Port 0: the service takes a free port itself and logs it, so no other process can take it in between.
 (cd "$work/service" && ASPNETCORE_ENVIRONMENT=Development App__PublicBaseUrl="https://invitations.example.com" \
-  exec dotnet "$dll" --urls "http://127.0.0.1:$port" \
-  >"$work/service.log" 2>&1) &
+  exec dotnet "$dll" --urls "http://127.0.0.1:0" >"$work/service.log" 2>&1) &
 pid=$!
+address=""
 for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/openapi/v1.json" -o "$work/openapi.json" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/service.log" >&2; echo "The service stopped before serving its document." >&2; exit 1; }
+  address=$(grep -o 'Now listening on: http://127\.0\.0\.1:[0-9]*' "$work/service.log" | head -n 1 | sed 's/Now listening on: //') || true
+  [ -n "$address" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/service.log" >&2; echo "The service stopped before it listened." >&2; exit 1; }
   sleep 0.2
 done
-[ -s "$work/openapi.json" ] || { cat "$work/service.log" >&2; echo "The service did not serve /openapi/v1.json within 60 s." >&2; exit 1; }
+[ -n "$address" ] || { cat "$work/service.log" >&2; echo "The service did not listen within 60 s." >&2; exit 1; }
+# Fetched with node (which the TypeScript client needs anyway), retried while the service finishes starting.
+node -e '
+const [url, file] = process.argv.slice(1);
+(async () => {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) { require("fs").writeFileSync(file, await response.text()); return; }
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  console.error(`${url} did not answer 200 within 60 s.`);
+  process.exit(1);
+})();' "$address/openapi/v1.json" "$work/openapi.json" || { cat "$work/service.log" >&2; exit 1; }
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 # Pretty-printed with a final newline, so a change reads as a diff of lines.
 node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], JSON.stringify(JSON.parse(fs.readFileSync(process.argv[1], "utf8")), null, 2) + "\n")' \

@@ -5,11 +5,21 @@ namespace TenantInvitations.Client;
 // Kiota parses an error body by its content type and throws a parsing error (without the status) for text/html or broken
 // JSON. Such a body can't be the service's envelope, so it is dropped here; Kiota then raises the status, which
 // EnvelopeErrorAdapter turns into a TenantInvitationsException with Code null.
+// Kiota's adapter also sends a request again, once, when a 401 challenge carries `claims` (Microsoft Entra's continuous
+// access evaluation). The service never asks for claims, and a resend must never go twice, so such a challenge is dropped
+// here too: the 401 comes back as an exception like any other.
 internal sealed class ErrorBodyGuard : DelegatingHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized
+            && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("claims", StringComparison.OrdinalIgnoreCase) == true))
+        {
+            var kept = response.Headers.WwwAuthenticate.Where(c => c.Parameter?.Contains("claims", StringComparison.OrdinalIgnoreCase) != true).ToList();
+            response.Headers.WwwAuthenticate.Clear();
+            kept.ForEach(response.Headers.WwwAuthenticate.Add);
+        }
         if ((int)response.StatusCode >= 400 && !await IsJsonObjectAsync(response.Content, cancellationToken).ConfigureAwait(false))
         {
             var body = response.Content;

@@ -69,7 +69,8 @@ public sealed class TenantInvitationsException : ApiException, IParsable
     {
         if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
         {
-            return TimeSpan.FromSeconds(seconds);
+            // A value no TimeSpan holds is no useful wait either: null, as for one that can't be read.
+            return seconds <= (long)TimeSpan.MaxValue.TotalSeconds ? TimeSpan.FromSeconds(seconds) : null;
         }
         if (DateTimeOffset.TryParseExact(value, "r", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var at))
         {

@@ -31,16 +31,48 @@ export function createInvitationsClient(options: InvitationsClientOptions): Invi
   );
   const token = options.token;
   if (token !== undefined) {
+    // The token goes to the service's own origin only, even when a call names another `baseUrl`.
+    const origin = new URL(options.baseUrl).origin;
     const bearer: Middleware = {
       async onRequest({ request }) {
+        if (new URL(request.url).origin !== origin) {
+          return request;
+        }
         const value = typeof token === "function" ? await token() : token;
-        request.headers.set("Authorization", `Bearer ${value}`);
+        if (value !== "") {
+          request.headers.set("Authorization", `Bearer ${value}`);
+        }
         return request;
       },
     };
     client.use(bearer);
   }
   return client;
+}
+
+/**
+ * Starts a CSV import (`POST …/user/invitation/import`): the file as text, sent as `text/csv` (openapi-fetch would send a
+ * string as JSON). Use it with `call` like any other request. Pass an `idempotencyKey` to make a retry safe.
+ */
+export function startImport(client: InvitationsClient, tenantId: number, csv: string, idempotencyKey?: string) {
+  return client.POST("/tenant/{tenantId}/admin/user/invitation/import", {
+    params: { path: { tenantId }, header: idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey } },
+    body: csv,
+    bodySerializer: (body: string) => body,
+    headers: { "Content-Type": "text/csv" },
+  });
+}
+
+/** An import's results (`line,email,status,invitationId,error`) as CSV text, or a TenantInvitationsError. */
+export async function importResults(client: InvitationsClient, tenantId: number, importId: number): Promise<string> {
+  const { data, error, response } = await client.GET("/tenant/{tenantId}/admin/user/invitation/import/{importId}/results", {
+    params: { path: { tenantId, importId } },
+    parseAs: "text",
+  });
+  if (response.ok && typeof data === "string") {
+    return data;
+  }
+  throw TenantInvitationsError.fromResponse(response, response.ok ? data : error);
 }
 
 /** A failed call: the error envelope's code, message and info, with the status and headers that explain it. */
@@ -164,6 +196,10 @@ function retryAfterSeconds(header: string | null): number | undefined {
   }
   if (/^\s*\d+\s*$/.test(header)) {
     return Number.parseInt(header, 10);
+  }
+  // Otherwise only an HTTP date ("Sun, 06 Dec 2026 08:00:00 GMT"): Date.parse would also read "-5" or "1.5" as dates.
+  if (!/^\s*[A-Za-z]{3,9},? /.test(header)) {
+    return undefined;
   }
   const date = Date.parse(header);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));

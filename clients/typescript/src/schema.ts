@@ -3881,7 +3881,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/csv": string;
+                };
             };
             /** @description ValidationError: a parameter or body field is missing, malformed or out of range; `info` lists each problem. */
             400: {

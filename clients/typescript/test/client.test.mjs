@@ -8,7 +8,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import {
-  call, createInvitationsClient, nextCursor, nextLink, verifyWebhook, TenantInvitationsError, WebhookVerificationError,
+  call, createInvitationsClient, importResults, nextCursor, nextLink, startImport, verifyWebhook, TenantInvitationsError,
+  WebhookVerificationError,
 } from "../dist/index.js";
 
 function setting(name) {
@@ -361,4 +362,64 @@ test("bulk with an Idempotency-Key answers a repeat as the first time, and refus
   assert.equal(reused.code, "IdempotencyKeyReused");
   const listed = await call(admin.GET("/tenant/{tenantId}/admin/user/invitation", { params: { path: { tenantId: tenant.id } } }));
   assert.deepEqual(listed.map((i) => i.email).sort(), [...emails, listed.find((i) => i.role === "Owner").email].sort());
+});
+
+test("a CSV import starts as text/csv, runs to Completed, and its results come back as CSV text", async () => {
+  const { tenant } = await newTenant();
+  const emails = [`${unique("csv-a")}@acme.test`, `${unique("csv-b")}@acme.test`];
+  const started = await call(startImport(admin, tenant.id, `email,role\n${emails[0]},Admin\n${emails[1]},\nnot-an-address,\n`, randomUUID()));
+  assert.equal(started.status === "Queued" || started.status === "Running", true, started.status);
+  assert.equal(started.totalRows, 3);
+
+  const importPath = { params: { path: { tenantId: tenant.id, importId: started.id } } };
+  let finished;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
+    finished = await call(admin.GET("/tenant/{tenantId}/admin/user/invitation/import/{importId}", importPath));
+    if (finished.status === "Completed") break;
+  }
+  assert.deepEqual([finished.status, finished.processedRows, finished.created, finished.skipped, finished.failed], ["Completed", 3, 2, 0, 1]);
+
+  const csv = (await importResults(admin, tenant.id, started.id)).replace(/^\uFEFF/, "");
+  const lines = csv.trim().split(/\r?\n/);
+  assert.equal(lines[0], "line,email,status,invitationId,error");
+  assert.deepEqual(lines.slice(1).map((line) => line.split(",").slice(0, 3)), [["2", emails[0], "Created"], ["3", emails[1], "Created"], ["4", "not-an-address", "Invalid"]]);
+
+  const missing = await importResults(admin, tenant.id, 999999999).then(() => undefined, (error) => error);
+  assert.ok(missing instanceof TenantInvitationsError);
+  assert.deepEqual([missing.status, missing.code], [404, "NotFound"]);
+});
+
+test("the token goes to the service's origin only, and an empty token sends no header", async () => {
+  const seen = [];
+  const recording = (token) => createInvitationsClient({
+    baseUrl: "https://invitations.example.com",
+    token,
+    fetch: async (request) => {
+      seen.push([new URL(request.url).origin, request.headers.get("Authorization")]);
+      return new Response(JSON.stringify({ isSuccess: true, isFailure: false, error: null, value: [] }), { headers: { "Content-Type": "application/json" } });
+    },
+  });
+  await call(recording("s3cret").GET("/me/tenants"));
+  await call(recording("s3cret").GET("/me/tenants", { baseUrl: "https://elsewhere.example.net" }));
+  await call(recording("").GET("/me/tenants"));
+  assert.deepEqual(seen, [
+    ["https://invitations.example.com", "Bearer s3cret"],
+    ["https://elsewhere.example.net", null],
+    ["https://invitations.example.com", null],
+  ]);
+});
+
+test("retryAfter reads seconds and HTTP dates, and nothing else", async () => {
+  const answer = (retryAfter) => createInvitationsClient({
+    baseUrl: "https://invitations.example.com",
+    fetch: async () => new Response(
+      JSON.stringify({ isSuccess: false, isFailure: true, error: { code: "RateLimited", message: "Later.", info: [] }, value: null }),
+      { status: 429, headers: { "Content-Type": "application/json", "Retry-After": retryAfter } }),
+  });
+  const inTwoMinutes = new Date(Date.now() + 120_000).toUTCString();
+  const read = async (header) => (await failure(answer(header).GET("/me/tenants"))).retryAfter;
+  assert.equal(await read("30"), 30);
+  assert.ok((await read(inTwoMinutes)) >= 100 && (await read(inTwoMinutes)) <= 120);
+  assert.equal(await read("-5"), undefined);
+  assert.equal(await read("1.5"), undefined);
 });

@@ -59,7 +59,7 @@ internal static class ImportsApi
             .WithSummary("Cancels an import")
             .WithDescription("Stops an import that has not finished; the rows already done stay done. An import that has finished is answered as it is.");
         imports.MapGet("/{importId}/results", GetResults).WithName("GetInvitationImportResults").ProducesFailures(404)
-            .Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .Produces<string>(StatusCodes.Status200OK, "text/csv")
             .WithSummary("Downloads an import's results as CSV")
             .WithDescription("`line,email,status,invitationId,error`: one row per data row decided so far, where `line` is the physical line its record starts on (the header is line 1) and `status` is as for bulk. A cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so that a spreadsheet shows it as text. UTF-8 with a BOM. Kept for `Imports:ResultRetentionDays` after the import ends, then 404.");
     }

@@ -227,6 +227,27 @@ public sealed class CSharpClientTests(ClientServiceFixture service) : IClassFixt
     }
 
     [Fact]
+    public async Task Csv_import_goes_as_text_csv_and_its_results_come_back_as_csv()
+    {
+        var tenantId = await service.CreateTenantAsync("import");
+        var imports = service.Admin.Api.Tenant[tenantId].Admin.User.Invitation.Import;
+        using var file = new MemoryStream(Encoding.UTF8.GetBytes("email,role\nivy@import.test,Admin\nnot-an-address,\n"));
+
+        var started = (await imports.PostAsync(file))!.Value!;
+        Assert.Equal(2, started.TotalRows);
+        var finished = await Eventually.ValueAsync(async () => (await imports[started.Id!.Value].GetAsync())!.Value!,
+            i => i.Status == ImportStatus.Completed);
+        Assert.Equal((2, 1, 0, 1), (finished.ProcessedRows, finished.Created, finished.Skipped, finished.Failed));
+
+        using var results = new StreamReader((await imports[started.Id!.Value].Results.GetAsync())!);
+        var lines = (await results.ReadToEndAsync()).TrimStart('\uFEFF').Trim().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.Equal("line,email,status,invitationId,error", lines[0]);
+        Assert.Equal([["2", "ivy@import.test", "Created"], ["3", "not-an-address", "Invalid"]], lines[1..].Select(l => l.Split(',')[..3]).ToArray());
+        var missing = await Assert.ThrowsAsync<TenantInvitationsException>(() => imports[999_999_999].Results.GetAsync());
+        Assert.Equal((404, "NotFound"), (missing.ResponseStatusCode, missing.Code));
+    }
+
+    [Fact]
     public async Task Unknown_invitation_is_a_404_exception_with_the_envelope_code_and_message()
     {
         var tenantId = await service.CreateTenantAsync("missing");
@@ -268,7 +289,16 @@ public sealed class CSharpClientTests(ClientServiceFixture service) : IClassFixt
             using var pack = Process.Start(info)!;
             var stdout = pack.StandardOutput.ReadToEndAsync();
             var stderr = pack.StandardError.ReadToEndAsync();
-            await pack.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(4)).Token);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+            try
+            {
+                await pack.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                pack.Kill(entireProcessTree: true);
+                Assert.Fail($"dotnet pack did not finish within 4 minutes:\n{await stdout}\n{await stderr}");
+            }
             Assert.True(pack.ExitCode == 0, $"dotnet pack failed:\n{await stdout}\n{await stderr}");
 
             var package = Path.Combine(output, "TenantInvitations.Client.1.0.0.nupkg");
@@ -357,6 +387,41 @@ public sealed class CSharpClientContractTests
         Assert.True(answer.LastAuthorization == "Bearer t0k3n", "The bearer token goes to the service's own origin.");
     }
 
+    // Kiota's adapter answers a 401 whose challenge carries claims (continuous access evaluation) by sending the request again.
+    [Fact]
+    public async Task A_401_challenge_with_claims_does_not_send_the_resend_again()
+    {
+        var answer = new StubAnswer(401, "application/json",
+            """{"isSuccess":false,"isFailure":true,"error":{"code":"Unauthorized","message":"Authentication is required.","info":[]},"value":null}""")
+        {
+            WwwAuthenticate = "Bearer realm=\"\", error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnt9fQ==\"",
+        };
+        using var http = KiotaClientFactory.Create(TenantInvitationsClient.CreateHandlers(), answer);
+        using var client = new TenantInvitationsClient("https://invitations.example.com", _ => ValueTask.FromResult<string?>("t0k3n"), http);
+
+        var refused = await Assert.ThrowsAsync<TenantInvitationsException>(
+            () => client.Api.Tenant[7].Admin.User.Invitation.Resend.PutAsync(c => c.QueryParameters.Id = 3));
+
+        Assert.Equal((401, "Unauthorized"), (refused.ResponseStatusCode, refused.Code));
+        Assert.Equal(1, answer.Requests);
+    }
+
+    [Theory]
+    [InlineData("99999999999999999", null)]
+    [InlineData("120", 120)]
+    [InlineData("soon", null)]
+    public async Task Retry_after_beyond_any_wait_or_unreadable_is_null(string header, int? seconds)
+    {
+        var answer = new StubAnswer(429, "application/json",
+            """{"isSuccess":false,"isFailure":true,"error":{"code":"RateLimited","message":"Later.","info":[]},"value":null}""") { RetryAfter = header };
+        using var http = KiotaClientFactory.Create(TenantInvitationsClient.CreateHandlers(), answer);
+        using var client = new TenantInvitationsClient("https://invitations.example.com", httpClient: http);
+
+        var refused = await Assert.ThrowsAsync<TenantInvitationsException>(() => client.Api.Tenant[1].GetAsync());
+
+        Assert.Equal(seconds is null ? null : TimeSpan.FromSeconds(seconds.Value), refused.RetryAfter);
+    }
+
     [Fact]
     public async Task The_token_is_not_sent_to_another_origin()
     {
@@ -374,6 +439,7 @@ public sealed class CSharpClientContractTests
     {
         public int Requests;
         public string? RetryAfter { get; init; }
+        public string? WwwAuthenticate { get; init; }
         public Uri? LastUri { get; private set; }
         public string? LastAuthorization { get; private set; }
 
@@ -390,6 +456,10 @@ public sealed class CSharpClientContractTests
             if (RetryAfter is not null)
             {
                 response.Headers.TryAddWithoutValidation("Retry-After", RetryAfter);
+            }
+            if (WwwAuthenticate is not null)
+            {
+                response.Headers.TryAddWithoutValidation("WWW-Authenticate", WwwAuthenticate);
             }
             return Task.FromResult(response);
         }

@@ -19,7 +19,15 @@ public sealed class GeneratedClientsTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // the script and the service it started
+            Assert.Fail($"clients/generate.sh --check did not finish within 5 minutes:\n{await stdout}\n{await stderr}");
+        }
 
         Assert.True(process.ExitCode == 0, $"clients/generate.sh --check exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
         Assert.Contains("both generated clients match the service", await stdout);

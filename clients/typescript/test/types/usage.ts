@@ -1,7 +1,7 @@
 // Compiled with --noEmit under the package's strict flags (tsconfig.json here): what the types allow and what they refuse.
 import type { IncomingMessage } from "node:http";
 import {
-  call, createInvitationsClient, nextCursor, verifyWebhook, TenantInvitationsError,
+  call, createInvitationsClient, importResults, nextCursor, startImport, verifyWebhook, TenantInvitationsError,
   type TenantModel, type UserInvitationModel, type WebhookEvent,
 } from "../../src/index.js";
 
@@ -65,6 +65,9 @@ export async function readme(tenantId: number, request: IncomingMessage, body: s
     body: { invitations: [{ email: "a@example.com" }, { email: "b@example.com", role: "Admin" }] },
   }));
   const status: "Created" | "AlreadyInvited" | "AlreadyMember" | "Invalid" | "Forbidden" | "RateLimited" | undefined = rows[0]?.status;
+  const started = await call(startImport(client, tenantId, "email\nx@example.com\n", crypto.randomUUID()));
+  const csv: string = await importResults(client, tenantId, started.id);
+  void csv;
   const event = verifyWebhook(body, request.headers, "whsec_AAAA");
   if (event.type === "invitation.accepted") {
     const joined: number = event.data.tenantId;

@@ -80,7 +80,7 @@ namespace TenantInvitations.Client.Generated.Tenant.Item.Admin.User.Invitation.I
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
-            requestInfo.Headers.TryAdd("Accept", "application/json");
+            requestInfo.Headers.TryAdd("Accept", "text/csv, application/json");
             return requestInfo;
         }
         /// <summary>
