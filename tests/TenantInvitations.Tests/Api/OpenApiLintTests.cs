@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace TenantInvitations.Tests;
@@ -76,19 +75,8 @@ public sealed class OpenApiLintTests(TestApp app) : IClassFixture<TestApp>
         {
             throw new InvalidOperationException($"{executable} is missing: run npm ci --prefix tests/openapi-lint (scripts/test.sh does).");
         }
-        var info = new ProcessStartInfo(executable) { WorkingDirectory = Folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        info.Environment["NO_COLOR"] = "1";
-        info.Environment["REDOCLY_TELEMETRY"] = "off";
-        info.Environment["REDOCLY_SUPPRESS_UPDATE_NOTICE"] = "true";
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, (await stdout) + (await stderr is { Length: > 0 } errors && process.ExitCode != 0 ? "\n" + errors : ""));
+        var result = await ExternalCommand.RunAsync(executable, args, Folder,
+            new Dictionary<string, string> { ["REDOCLY_TELEMETRY"] = "off", ["REDOCLY_SUPPRESS_UPDATE_NOTICE"] = "true" });
+        return (result.Exit, result.Exit == 0 ? result.Output : result.All);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
 using System.Text;
@@ -281,25 +280,9 @@ public sealed class CSharpClientTests(ClientServiceFixture service) : IClassFixt
         try
         {
             var project = Path.Combine(Repository.Root, "clients", "csharp", "TenantInvitations.Client", "TenantInvitations.Client.csproj");
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { "pack", project, "-o", output, "--nologo", "--no-restore" })
-            {
-                info.ArgumentList.Add(arg);
-            }
-            using var pack = Process.Start(info)!;
-            var stdout = pack.StandardOutput.ReadToEndAsync();
-            var stderr = pack.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-            try
-            {
-                await pack.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                pack.Kill(entireProcessTree: true);
-                Assert.Fail($"dotnet pack did not finish within 4 minutes:\n{await stdout}\n{await stderr}");
-            }
-            Assert.True(pack.ExitCode == 0, $"dotnet pack failed:\n{await stdout}\n{await stderr}");
+            var pack = await ExternalCommand.RunAsync("dotnet", ["pack", project, "-o", output, "--nologo", "--no-restore"], Repository.Root,
+                timeout: TimeSpan.FromMinutes(4));
+            Assert.True(pack.Exit == 0, $"dotnet pack failed:\n{pack.All}");
 
             var package = Path.Combine(output, "TenantInvitations.Client.1.0.0.nupkg");
             Assert.True(File.Exists(package),
@@ -466,10 +449,11 @@ public sealed class CSharpClientContractTests
     }
 }
 
-// One service process for the class: Development defaults in a throwaway folder (emails as files in data/mail), fast
+// One service process for a test class (the C# client's, the TypeScript client's): Development defaults in a throwaway folder (emails as files in data/mail), fast
 // dispatchers, a 2-second resend cooldown, and webhooks allowed to a loopback receiver over http.
 public sealed class ClientServiceFixture : IAsyncLifetime
 {
+    public const string AdminSubject = "root";
     public const string AdminEmail = "root@client.test";
     public static readonly TimeSpan ResendCooldown = TimeSpan.FromSeconds(2);
     private readonly string folder = Directory.CreateTempSubdirectory("ti-client-").FullName;
@@ -478,7 +462,10 @@ public sealed class ClientServiceFixture : IAsyncLifetime
 
     public string BaseUrl => process!.BaseAddress.ToString();
     public TenantInvitationsClient Admin => admin!;
-    public Mailbox Mail => new(Path.Combine(folder, "data", "mail"));
+    // The platform admin's bearer token (the TypeScript tests hand it to node), and the pickup folder the emails go to.
+    public string AdminToken { get; private set; } = "";
+    public string MailFolder => Path.Combine(folder, "data", "mail");
+    public Mailbox Mail => new(MailFolder);
 
     public async Task InitializeAsync()
     {
@@ -486,10 +473,10 @@ public sealed class ClientServiceFixture : IAsyncLifetime
             "--Webhooks:AllowHttp=true", "--Webhooks:AllowPrivateNetworks=true", "--Webhooks:PollInterval=00:00:00.100");
         await process.WaitUntilReadyAsync();
         var (exit, stdout, stderr) = await ServiceProcess.RunCommandAsync(folder,
-            "token", "--sub", "root", "--email", AdminEmail, "--platform-admin");
+            "token", "--sub", AdminSubject, "--email", AdminEmail, "--platform-admin");
         Assert.True(exit == 0, stderr);
-        var token = stdout.Trim();
-        admin = new TenantInvitationsClient(BaseUrl, _ => ValueTask.FromResult<string?>(token));
+        AdminToken = stdout.Trim();
+        admin = new TenantInvitationsClient(BaseUrl, _ => ValueTask.FromResult<string?>(AdminToken));
     }
 
     // A tenant of its own for each test, named after it, whose owner is invited as owner@{name}.test.

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -7,11 +6,10 @@ namespace TenantInvitations.Tests.Clients;
 // The TypeScript client (clients/typescript): built by its own tsc, its node tests run against a real service process,
 // its types checked by a program that must compile, and packed by npm as users install it.
 [Trait(StorageTrait.Name, StorageTrait.Independent)]
-public sealed class TypeScriptClientTests : IDisposable
+public sealed class TypeScriptClientTests(ClientServiceFixture service) : IClassFixture<ClientServiceFixture>, IDisposable
 {
     // The tests in clients/typescript/test/*.test.mjs; a run that passes fewer has lost some.
     private const int NodeTests = 16;
-    private const string CooldownSeconds = "3";
 
     private static readonly string Package = Path.Combine(Repository.Root, "clients", "typescript");
     private readonly string folder = Directory.CreateTempSubdirectory("ti-ts-client-").FullName;
@@ -20,36 +18,26 @@ public sealed class TypeScriptClientTests : IDisposable
     public async Task Node_tests_of_the_built_client_pass_against_a_running_service()
     {
         var build = await RunAsync("node", [Tsc, "-p", "tsconfig.json"]);
-        Assert.True(build.Exit == 0, $"tsc -p clients/typescript failed:\n{build.Output}");
-
-        using var service = ServiceProcess.Start(folder,
-            $"--Invitations:ResendCooldown=00:00:0{CooldownSeconds}", "--Webhooks:AllowHttp=true", "--Webhooks:AllowPrivateNetworks=true",
-            "--Webhooks:PollInterval=00:00:00.100");
-        await service.WaitUntilReadyAsync();
-        var (exit, stdout, stderr) = await ServiceProcess.RunCommandAsync(folder,
-            "token", "--sub", "ts-client-admin", "--email", "ts-client-admin@example.test", "--platform-admin");
-        Assert.True(exit == 0, stderr);
-        var token = stdout.Trim();
+        Assert.True(build.Exit == 0, $"tsc -p clients/typescript failed:\n{build.All}");
 
         var files = Directory.GetFiles(Path.Combine(Package, "test"), "*.test.mjs").Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(files);
         var environment = new Dictionary<string, string>
         {
-            ["TI_BASE_URL"] = service.BaseAddress.ToString().TrimEnd('/'),
-            ["TI_ADMIN_TOKEN"] = token,
-            ["TI_ADMIN_SUBJECT"] = "ts-client-admin",
-            ["TI_ADMIN_EMAIL"] = "ts-client-admin@example.test",
-            ["TI_MAIL_DIR"] = Path.Combine(folder, "data", "mail"),
-            ["TI_RESEND_COOLDOWN_SECONDS"] = CooldownSeconds,
+            ["TI_BASE_URL"] = service.BaseUrl.TrimEnd('/'),
+            ["TI_ADMIN_TOKEN"] = service.AdminToken,
+            ["TI_ADMIN_SUBJECT"] = ClientServiceFixture.AdminSubject,
+            ["TI_ADMIN_EMAIL"] = ClientServiceFixture.AdminEmail,
+            ["TI_MAIL_DIR"] = service.MailFolder,
+            ["TI_RESEND_COOLDOWN_SECONDS"] = ClientServiceFixture.ResendCooldown.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        var run = await RunAsync("node", ["--test", "--test-reporter=tap", "--test-timeout=60000", .. files], environment, minutes: 4);
+        var run = await RunAsync("node", ["--test", "--test-reporter=tap", "--test-timeout=60000", .. files], environment, TimeSpan.FromMinutes(4));
         // The token is a credential: whatever node printed, it is not shown.
-        var output = run.Output.Replace(token, "[admin token]", StringComparison.Ordinal);
+        var output = run.All.Replace(service.AdminToken, "[admin token]", StringComparison.Ordinal);
 
         Assert.True(run.Exit == 0, $"node --test exited with {run.Exit}:\n{output}");
         Assert.True(Count(output, "pass") >= NodeTests, $"Expected at least {NodeTests} passing node tests:\n{output}");
         Assert.True(Count(output, "fail") == 0, output);
-        Assert.False(service.HasExited, service.Output);
     }
 
     [Fact]
@@ -57,7 +45,7 @@ public sealed class TypeScriptClientTests : IDisposable
     {
         // test/types/usage.ts compiles only if each `// @ts-expect-error` line is an error under the package's strict flags.
         var check = await RunAsync("node", [Tsc, "-p", Path.Combine("test", "types", "tsconfig.json")]);
-        Assert.True(check.Exit == 0, $"tsc -p clients/typescript/test/types failed:\n{check.Output}");
+        Assert.True(check.Exit == 0, $"tsc -p clients/typescript/test/types failed:\n{check.All}");
         var usage = await File.ReadAllTextAsync(Path.Combine(Package, "test", "types", "usage.ts"));
         Assert.Contains("// @ts-expect-error a tenant's name is a string, never null", usage);
         Assert.Contains("// @ts-expect-error ownerEmail is required", usage);
@@ -68,8 +56,8 @@ public sealed class TypeScriptClientTests : IDisposable
     public async Task Npm_pack_builds_a_tarball_with_the_compiled_module_and_its_declarations()
     {
         // A real pack: its prepack script runs tsc, as it does when the package is published.
-        var pack = await RunAsync("npm", ["pack", "--json", "--pack-destination", folder], separateStreams: true);
-        Assert.True(pack.Exit == 0, $"npm pack failed:\n{pack.Output}\n{pack.Errors}");
+        var pack = await RunAsync("npm", ["pack", "--json", "--pack-destination", folder]);
+        Assert.True(pack.Exit == 0, $"npm pack failed:\n{pack.All}");
         var result = JsonDocument.Parse(pack.Output).RootElement[0];
         Assert.Equal("tenant-invitations-client-1.0.0.tgz", result.GetProperty("filename").GetString());
         Assert.True(File.Exists(Path.Combine(folder, "tenant-invitations-client-1.0.0.tgz")));
@@ -97,42 +85,10 @@ public sealed class TypeScriptClientTests : IDisposable
         return int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task<(int Exit, string Output, string Errors)> RunAsync(
-        string program, string[] args, Dictionary<string, string>? environment = null, int minutes = 2, bool separateStreams = false)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = Package,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        info.Environment["NO_COLOR"] = "1";
-        info.Environment["npm_config_update_notifier"] = "false";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[name] = value;
-        }
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(minutes));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            return (-1, $"{program} did not finish within {minutes} min:\n{await stdout}\n{await stderr}", "");
-        }
-        return separateStreams ? (process.ExitCode, await stdout, await stderr) : (process.ExitCode, $"{await stdout}\n{await stderr}", "");
-    }
+    private static Task<ExternalCommand.Result> RunAsync(string program, string[] args, Dictionary<string, string>? environment = null,
+        TimeSpan? timeout = null) =>
+        ExternalCommand.RunAsync(program, args, Package,
+            new Dictionary<string, string>(environment ?? []) { ["npm_config_update_notifier"] = "false" }, timeout);
 
     public void Dispose()
     {
