@@ -1,3 +1,4 @@
+using System.Web;
 using Microsoft.Kiota.Http.HttpClientLibrary.Middleware.Options;
 
 namespace TenantInvitations.Client;
@@ -26,13 +27,9 @@ public static class Paging
             }
             var target = parts[0][1..^1];
             var query = target.IndexOf('?', StringComparison.Ordinal) is var at and >= 0 ? target[(at + 1)..] : "";
-            foreach (var pair in query.Split('&'))
+            if (HttpUtility.ParseQueryString(query)["after"] is { } after)
             {
-                var (name, value) = pair.IndexOf('=', StringComparison.Ordinal) is var eq and >= 0 ? (pair[..eq], pair[(eq + 1)..]) : (pair, "");
-                if (name == "after")
-                {
-                    return Uri.UnescapeDataString(value.Replace('+', ' '));
-                }
+                return after;
             }
         }
         return null;
